@@ -23,3 +23,11 @@ export function componentLogger(component: string, bindings: Record<string, unkn
 
 /** A logger that discards everything: for pure cores under test and for benchmarks. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * Servers announce each listening endpoint with this one log line, so launchers (tests, the
+ * demo, benchmarks) can learn ports chosen by the OS: `{"event":"listening","endpoint":...,"port":...}`.
+ */
+export function announceListening(logger: Logger, endpoint: string, host: string, port: number): void {
+  logger.info({ event: 'listening', endpoint, host, port }, `listening for ${endpoint} on ${host}:${port}`);
+}

@@ -1,0 +1,454 @@
+import * as flatbuffers from 'flatbuffers';
+import { OffsetError } from '../common/errors.js';
+import { U64_MAX } from '../common/bytes.js';
+import type { Rate } from '../common/rate.js';
+import { ClientBody } from '../wire/generated/offset/index/client-body.js';
+import { PeerBody } from '../wire/generated/offset/index/peer-body.js';
+import { ServerBody } from '../wire/generated/offset/index/server-body.js';
+import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_MUTATIONS_PER_UPDATE, MAX_ROUTE_LEN, MAX_ROUTES_PER_RESPONSE } from './constants.js';
+import { FlatTable, readU128 } from './flat_reader.js';
+import type {
+  ChainLink,
+  ForwardMutationsUpdate,
+  IndexMutation,
+  IndexRoute,
+  MutationsUpdate,
+  RequestRoutes,
+  ResponseRoutes,
+} from './types.js';
+
+/**
+ * Encoders and decoders of every index message (schemas/index.fbs). Decoders take untrusted
+ * bytes and return plain values or an IndexDecodeError; they never throw and never hand out a
+ * half-read object. Fixed-size byte fields of decoded values are copies, so they outlive the
+ * input buffer (uWS reuses its message buffers).
+ */
+export class IndexDecodeError extends OffsetError {
+  constructor(message: string) {
+    super('ERR_INDEX_DECODE', message);
+  }
+}
+
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: IndexDecodeError };
+
+export type ClientMsg = { kind: 'update'; update: MutationsUpdate } | { kind: 'routes'; request: RequestRoutes };
+export type ServerMsg = { kind: 'time'; hash: Uint8Array } | { kind: 'routes'; response: ResponseRoutes };
+export type PeerMsg = { kind: 'time'; hash: Uint8Array } | { kind: 'forward'; forward: ForwardMutationsUpdate };
+
+export interface SearchRequestMsg {
+  readonly requestId: Uint8Array;
+  readonly currency: string;
+  readonly amount: bigint;
+  readonly source: number;
+  readonly destination: number;
+  readonly excludeFrom: number;
+  readonly excludeTo: number;
+  readonly maxHops: number;
+  readonly maxFee: bigint | null;
+  readonly maxRoutes: number;
+  readonly workMax: number;
+  readonly deadlineUs: number;
+}
+
+export interface SearchResponseMsg {
+  readonly clientFrame: Uint8Array;
+  readonly routes: number;
+  readonly work: number;
+  readonly searchNs: number;
+  readonly generation: number;
+  readonly truncated: boolean;
+}
+
+// ---------------------------------------------------------------- decoding
+
+function fail<T>(what: string): DecodeResult<T> {
+  return { ok: false, error: new IndexDecodeError(what) };
+}
+
+function guarded<T>(what: string, bytes: Uint8Array, read: (root: FlatTable) => T | null): DecodeResult<T> {
+  try {
+    const value = read(FlatTable.root(bytes));
+    return value === null ? fail(`${what}: invalid content`) : { ok: true, value };
+  } catch (err) {
+    return fail(`${what}: ${(err as Error).message}`);
+  }
+}
+
+class Invalid extends Error {}
+function need<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new Invalid(`missing ${what}`);
+  return value;
+}
+const copy = (view: Uint8Array | null, what: string): Uint8Array => need(view, what).slice();
+
+function readRate(view: Uint8Array): Rate {
+  const dv = new DataView(view.buffer, view.byteOffset, 8);
+  return { mul: dv.getUint32(0, true), add: dv.getUint32(4, true) };
+}
+
+function readCurrency(table: FlatTable, index: number): string {
+  const currency = need(table.string(index, MAX_CURRENCY_BYTES), 'currency');
+  if (!isValidCurrency(currency)) throw new Invalid('bad currency name');
+  return currency;
+}
+
+/** A currency name: 1 to 16 bytes of printable ASCII. */
+export function isValidCurrency(currency: string): boolean {
+  return currency.length >= 1 && currency.length <= MAX_CURRENCY_BYTES && /^[\x21-\x7e]+$/.test(currency);
+}
+
+function readMutation(t: FlatTable): IndexMutation {
+  const kind = t.u8(0);
+  const friend = copy(t.struct(1, 32), 'friend');
+  const currency = readCurrency(t, 2);
+  if (kind === 1) return { kind: 'remove', friend, currency };
+  if (kind !== 0) throw new Invalid('bad mutation kind');
+  return { kind: 'update', friend, currency, recvCapacity: readU128(need(t.struct(3, 16), 'capacity')), rate: readRate(need(t.struct(4, 8), 'rate')) };
+}
+
+function readMutationsUpdate(t: FlatTable): MutationsUpdate {
+  // One more than the limit is read so the core can count "too many" as its own reason.
+  const mutations = need(t.tables(1, MAX_MUTATIONS_PER_UPDATE + 1), 'mutations').map(readMutation);
+  return {
+    node: copy(t.struct(0, 32), 'node'),
+    mutations,
+    timeHash: copy(t.struct(2, 32), 'time hash'),
+    sessionEpoch: t.u64(3),
+    sessionId: copy(t.struct(4, 16), 'session id'),
+    counter: t.u64(5),
+    randNonce: copy(t.struct(6, 16), 'nonce'),
+    signature: copy(t.struct(7, 64), 'signature'),
+  };
+}
+
+function readRequestRoutes(t: FlatTable): RequestRoutes {
+  const exclude = t.struct(5, 64);
+  const maxFee = t.struct(7, 16);
+  return {
+    requestId: copy(t.struct(0, 16), 'request id'),
+    currency: readCurrency(t, 1),
+    amount: readU128(need(t.struct(2, 16), 'amount')),
+    source: copy(t.struct(3, 32), 'source'),
+    destination: copy(t.struct(4, 32), 'destination'),
+    exclude: exclude === null ? null : { from: exclude.slice(0, 32), to: exclude.slice(32, 64) },
+    maxHops: t.u8(6),
+    maxFee: maxFee === null ? null : readU128(maxFee),
+    maxRoutes: t.u8(8),
+  };
+}
+
+function readRoute(t: FlatTable): IndexRoute {
+  const nodes = need(t.structVector(0, 32, MAX_ROUTE_LEN), 'nodes');
+  if (nodes.length < 2) throw new Invalid('route too short');
+  const rates = need(t.structVector(4, 8, MAX_ROUTE_LEN), 'rates');
+  if (rates.length !== nodes.length - 2) throw new Invalid('one rate per forwarder');
+  const keys: Uint8Array[] = [];
+  for (let i = 0; i < nodes.length; i++) keys.push(nodes.bytes.slice(32 * i, 32 * i + 32));
+  const forwarderRates: Rate[] = [];
+  for (let i = 0; i < rates.length; i++) forwarderRates.push(readRate(rates.bytes.subarray(8 * i, 8 * i + 8)));
+  return {
+    nodes: keys,
+    capacity: readU128(need(t.struct(1, 16), 'capacity')),
+    amount: readU128(need(t.struct(2, 16), 'amount')),
+    fee: readU128(need(t.struct(3, 16), 'fee')),
+    forwarderRates,
+  };
+}
+
+function readResponseRoutes(t: FlatTable): ResponseRoutes {
+  return {
+    requestId: copy(t.struct(0, 16), 'request id'),
+    routes: (t.tables(1, MAX_ROUTES_PER_RESPONSE) ?? []).map(readRoute),
+    complete: t.bool(2),
+    truncated: t.bool(3),
+  };
+}
+
+function readTimeHash(t: FlatTable): Uint8Array {
+  return copy(t.struct(0, 32), 'hash');
+}
+
+function readChain(t: FlatTable): ChainLink[] {
+  return (t.tables(1, MAX_CHAIN_LINKS + 1) ?? []).map((link) => {
+    const hashes = need(link.structVector(0, 32, MAX_LINK_HASHES + 1), 'hashes');
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < hashes.length; i++) out.push(hashes.bytes.slice(32 * i, 32 * i + 32));
+    return out;
+  });
+}
+
+function union(root: FlatTable): { type: number; body: FlatTable } {
+  return { type: root.u8(0), body: need(root.table(1), 'body') };
+}
+
+function catching<T>(read: () => T): T | null {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof Invalid) return null;
+    throw err;
+  }
+}
+
+export function decodeClientMessage(bytes: Uint8Array): DecodeResult<ClientMsg> {
+  return guarded('ClientMessage', bytes, (root) =>
+    catching((): ClientMsg | null => {
+      const { type, body } = union(root);
+      if (type === ClientBody.MutationsUpdate) return { kind: 'update', update: readMutationsUpdate(body) };
+      if (type === ClientBody.RequestRoutes) return { kind: 'routes', request: readRequestRoutes(body) };
+      return null;
+    }),
+  );
+}
+
+export function decodeServerMessage(bytes: Uint8Array): DecodeResult<ServerMsg> {
+  return guarded('ServerMessage', bytes, (root) =>
+    catching((): ServerMsg | null => {
+      const { type, body } = union(root);
+      if (type === ServerBody.TimeHash) return { kind: 'time', hash: readTimeHash(body) };
+      if (type === ServerBody.ResponseRoutes) return { kind: 'routes', response: readResponseRoutes(body) };
+      return null;
+    }),
+  );
+}
+
+export function decodePeerMessage(bytes: Uint8Array): DecodeResult<PeerMsg> {
+  return guarded('PeerMessage', bytes, (root) =>
+    catching((): PeerMsg | null => {
+      const { type, body } = union(root);
+      if (type === PeerBody.TimeHash) return { kind: 'time', hash: readTimeHash(body) };
+      if (type === PeerBody.ForwardMutationsUpdate) {
+        return { kind: 'forward', forward: { update: readMutationsUpdate(need(body.table(0), 'update')), chain: readChain(body) } };
+      }
+      return null;
+    }),
+  );
+}
+
+export function decodeSearchRequest(bytes: Uint8Array): DecodeResult<SearchRequestMsg> {
+  return guarded('SearchRequest', bytes, (t) =>
+    catching((): SearchRequestMsg => {
+      const maxFee = t.struct(8, 16);
+      return {
+        requestId: copy(t.struct(0, 16), 'request id'),
+        currency: readCurrency(t, 1),
+        amount: readU128(need(t.struct(2, 16), 'amount')),
+        source: t.u32(3),
+        destination: t.u32(4),
+        excludeFrom: t.i32(5, -1),
+        excludeTo: t.i32(6, -1),
+        maxHops: t.u8(7),
+        maxFee: maxFee === null ? null : readU128(maxFee),
+        maxRoutes: t.u8(9),
+        workMax: t.u32(10),
+        deadlineUs: t.u32(11),
+      };
+    }),
+  );
+}
+
+export function decodeSearchResponse(bytes: Uint8Array): DecodeResult<SearchResponseMsg> {
+  return guarded('SearchResponse', bytes, (t) =>
+    catching((): SearchResponseMsg => ({
+      clientFrame: need(t.byteVector(0), 'client frame'),
+      routes: t.u32(1),
+      work: t.u32(2),
+      searchNs: t.u32(3),
+      generation: t.u32(4),
+      truncated: t.bool(5),
+    })),
+  );
+}
+
+// ---------------------------------------------------------------- encoding
+
+const sharedBuilder = new flatbuffers.Builder(1024);
+
+function finish(build: (b: flatbuffers.Builder) => number): Uint8Array {
+  const b = sharedBuilder;
+  b.clear();
+  b.finish(build(b));
+  return b.asUint8Array().slice();
+}
+
+function fixedStruct(b: flatbuffers.Builder, bytes: Uint8Array, size: number): number {
+  if (bytes.byteLength !== size) throw new RangeError(`expected ${size} bytes`);
+  b.prep(1, size);
+  for (let i = size - 1; i >= 0; i--) b.writeInt8(bytes[i]);
+  return b.offset();
+}
+
+function u128Struct(b: flatbuffers.Builder, value: bigint): number {
+  b.prep(8, 16);
+  b.writeInt64(BigInt.asIntN(64, value & U64_MAX));
+  b.writeInt64(BigInt.asIntN(64, value >> 64n));
+  return b.offset();
+}
+
+function rateStruct(b: flatbuffers.Builder, rate: Rate): number {
+  b.prep(4, 8);
+  b.writeInt32(rate.add | 0);
+  b.writeInt32(rate.mul | 0);
+  return b.offset();
+}
+
+function unionTable(b: flatbuffers.Builder, type: number, body: number): number {
+  b.startObject(2);
+  b.addFieldOffset(1, body, 0);
+  b.addFieldInt8(0, type, 0);
+  return b.endObject();
+}
+
+function writeMutationsUpdate(b: flatbuffers.Builder, u: MutationsUpdate): number {
+  const mutationOffsets = u.mutations.map((m) => {
+    const currency = b.createString(m.currency);
+    b.startObject(5);
+    if (m.kind === 'update') {
+      b.addFieldStruct(3, u128Struct(b, m.recvCapacity), 0);
+      b.addFieldStruct(4, rateStruct(b, m.rate), 0);
+    }
+    b.addFieldOffset(2, currency, 0);
+    b.addFieldStruct(1, fixedStruct(b, m.friend, 32), 0);
+    b.addFieldInt8(0, m.kind === 'update' ? 0 : 1, 0);
+    return b.endObject();
+  });
+  b.startVector(4, mutationOffsets.length, 4);
+  for (let i = mutationOffsets.length - 1; i >= 0; i--) b.addOffset(mutationOffsets[i]);
+  const mutations = b.endVector();
+  b.startObject(8);
+  b.addFieldInt64(3, u.sessionEpoch, 0n);
+  b.addFieldInt64(5, u.counter, 0n);
+  b.addFieldOffset(1, mutations, 0);
+  b.addFieldStruct(0, fixedStruct(b, u.node, 32), 0);
+  b.addFieldStruct(2, fixedStruct(b, u.timeHash, 32), 0);
+  b.addFieldStruct(4, fixedStruct(b, u.sessionId, 16), 0);
+  b.addFieldStruct(6, fixedStruct(b, u.randNonce, 16), 0);
+  b.addFieldStruct(7, fixedStruct(b, u.signature, 64), 0);
+  return b.endObject();
+}
+
+function writeRequestRoutes(b: flatbuffers.Builder, r: RequestRoutes): number {
+  const currency = b.createString(r.currency);
+  b.startObject(9);
+  b.addFieldStruct(2, u128Struct(b, r.amount), 0);
+  if (r.maxFee !== null) b.addFieldStruct(7, u128Struct(b, r.maxFee), 0);
+  b.addFieldOffset(1, currency, 0);
+  b.addFieldStruct(0, fixedStruct(b, r.requestId, 16), 0);
+  b.addFieldStruct(3, fixedStruct(b, r.source, 32), 0);
+  b.addFieldStruct(4, fixedStruct(b, r.destination, 32), 0);
+  if (r.exclude !== null) {
+    b.prep(1, 64);
+    for (let i = 31; i >= 0; i--) b.writeInt8(r.exclude.to[i]);
+    for (let i = 31; i >= 0; i--) b.writeInt8(r.exclude.from[i]);
+    b.addFieldStruct(5, b.offset(), 0);
+  }
+  b.addFieldInt8(6, r.maxHops, 0);
+  b.addFieldInt8(8, r.maxRoutes, 0);
+  return b.endObject();
+}
+
+function writeResponseRoutes(b: flatbuffers.Builder, r: ResponseRoutes): number {
+  const routeOffsets = r.routes.map((route) => {
+    b.startVector(32, route.nodes.length, 1);
+    for (let i = route.nodes.length - 1; i >= 0; i--) fixedStruct(b, route.nodes[i], 32);
+    const nodes = b.endVector();
+    b.startVector(8, route.forwarderRates.length, 4);
+    for (let i = route.forwarderRates.length - 1; i >= 0; i--) rateStruct(b, route.forwarderRates[i]);
+    const rates = b.endVector();
+    b.startObject(5);
+    b.addFieldStruct(1, u128Struct(b, route.capacity), 0);
+    b.addFieldStruct(2, u128Struct(b, route.amount), 0);
+    b.addFieldStruct(3, u128Struct(b, route.fee), 0);
+    b.addFieldOffset(0, nodes, 0);
+    b.addFieldOffset(4, rates, 0);
+    return b.endObject();
+  });
+  b.startVector(4, routeOffsets.length, 4);
+  for (let i = routeOffsets.length - 1; i >= 0; i--) b.addOffset(routeOffsets[i]);
+  const routes = b.endVector();
+  b.startObject(4);
+  b.addFieldOffset(1, routes, 0);
+  b.addFieldStruct(0, fixedStruct(b, r.requestId, 16), 0);
+  b.addFieldInt8(2, r.complete ? 1 : 0, 0);
+  b.addFieldInt8(3, r.truncated ? 1 : 0, 0);
+  return b.endObject();
+}
+
+function writeTimeHash(b: flatbuffers.Builder, hash: Uint8Array): number {
+  b.startObject(1);
+  b.addFieldStruct(0, fixedStruct(b, hash, 32), 0);
+  return b.endObject();
+}
+
+export function encodeClientMessage(msg: ClientMsg): Uint8Array {
+  return finish((b) =>
+    msg.kind === 'update'
+      ? unionTable(b, ClientBody.MutationsUpdate, writeMutationsUpdate(b, msg.update))
+      : unionTable(b, ClientBody.RequestRoutes, writeRequestRoutes(b, msg.request)),
+  );
+}
+
+export function encodeServerMessage(msg: ServerMsg): Uint8Array {
+  return finish((b) =>
+    msg.kind === 'time'
+      ? unionTable(b, ServerBody.TimeHash, writeTimeHash(b, msg.hash))
+      : unionTable(b, ServerBody.ResponseRoutes, writeResponseRoutes(b, msg.response)),
+  );
+}
+
+export function encodePeerMessage(msg: PeerMsg): Uint8Array {
+  return finish((b) => {
+    if (msg.kind === 'time') return unionTable(b, PeerBody.TimeHash, writeTimeHash(b, msg.hash));
+    const update = writeMutationsUpdate(b, msg.forward.update);
+    const links = msg.forward.chain.map((link) => {
+      b.startVector(32, link.length, 1);
+      for (let i = link.length - 1; i >= 0; i--) fixedStruct(b, link[i], 32);
+      const hashes = b.endVector();
+      b.startObject(1);
+      b.addFieldOffset(0, hashes, 0);
+      return b.endObject();
+    });
+    b.startVector(4, links.length, 4);
+    for (let i = links.length - 1; i >= 0; i--) b.addOffset(links[i]);
+    const chain = b.endVector();
+    b.startObject(2);
+    b.addFieldOffset(0, update, 0);
+    b.addFieldOffset(1, chain, 0);
+    return unionTable(b, PeerBody.ForwardMutationsUpdate, b.endObject());
+  });
+}
+
+export function encodeSearchRequest(r: SearchRequestMsg): Uint8Array {
+  return finish((b) => {
+    const currency = b.createString(r.currency);
+    b.startObject(12);
+    b.addFieldStruct(2, u128Struct(b, r.amount), 0);
+    if (r.maxFee !== null) b.addFieldStruct(8, u128Struct(b, r.maxFee), 0);
+    b.addFieldOffset(1, currency, 0);
+    b.addFieldStruct(0, fixedStruct(b, r.requestId, 16), 0);
+    b.addFieldInt32(3, r.source, 0);
+    b.addFieldInt32(4, r.destination, 0);
+    b.addFieldInt32(5, r.excludeFrom, -1);
+    b.addFieldInt32(6, r.excludeTo, -1);
+    b.addFieldInt32(10, r.workMax, 0);
+    b.addFieldInt32(11, r.deadlineUs, 0);
+    b.addFieldInt8(7, r.maxHops, 0);
+    b.addFieldInt8(9, r.maxRoutes, 0);
+    return b.endObject();
+  });
+}
+
+export function encodeSearchResponse(r: SearchResponseMsg): Uint8Array {
+  return finish((b) => {
+    const frame = b.createByteVector(r.clientFrame);
+    b.startObject(6);
+    b.addFieldOffset(0, frame, 0);
+    b.addFieldInt32(1, r.routes, 0);
+    b.addFieldInt32(2, r.work, 0);
+    b.addFieldInt32(3, r.searchNs, 0);
+    b.addFieldInt32(4, r.generation, 0);
+    b.addFieldInt8(5, r.truncated ? 1 : 0, 0);
+    return b.endObject();
+  });
+}
+

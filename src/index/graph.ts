@@ -1,0 +1,279 @@
+import { assert } from '../common/errors.js';
+import type { Rate } from '../common/rate.js';
+import { MAX_CURRENCIES } from './constants.js';
+import { CurrencyGraph, floorToDouble, Snapshot, type SnapshotHandle } from './snapshot.js';
+import type { IndexMutation } from './types.js';
+
+/**
+ * Write side of the index graph.
+ *
+ * Every node owns its reports: N's `UpdateFriendCurrency{F, currency, recvCapacity, rate}` is
+ * stored under N and means "F can still push recvCapacity to N; N charges `rate` to forward
+ * payments that arrive from F". Only N's own updates change N's reports, so expiring or
+ * removing N drops N's reports and nothing else (the original wiped other graphs).
+ *
+ * A send edge A→B exists when A reports B and B reports A in that currency; its capacity is
+ * B's recvCapacity for A and its rate is B's rate for A (what B charges when it forwards a
+ * payment that came from A). Compaction turns the reports into an immutable CSR snapshot.
+ */
+
+interface Report {
+  capacity: bigint;
+  capacityFloor: number;
+  mul: number;
+  add: number;
+}
+
+/** Public keys interned to dense ids; the bytes live in a shared buffer workers can read. */
+export class KeyTable {
+  private readonly ids = new Map<string, number>();
+  private buffer: SharedArrayBuffer;
+  private bytes: Uint8Array;
+  private count = 0;
+
+  constructor(initialKeys = 1024) {
+    this.buffer = new SharedArrayBuffer(initialKeys * 32);
+    this.bytes = new Uint8Array(this.buffer);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+  get sharedBuffer(): SharedArrayBuffer {
+    return this.buffer;
+  }
+
+  static tag(key: Uint8Array): string {
+    return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  }
+
+  lookup(key: Uint8Array): number | undefined {
+    return this.ids.get(KeyTable.tag(key));
+  }
+
+  intern(key: Uint8Array): number {
+    assert(key.byteLength === 32, 'public keys are 32 bytes');
+    const tag = KeyTable.tag(key);
+    const known = this.ids.get(tag);
+    if (known !== undefined) return known;
+    if ((this.count + 1) * 32 > this.bytes.byteLength) {
+      // Existing snapshots keep the old buffer, so grow by copying into a new one.
+      const next = new SharedArrayBuffer(this.bytes.byteLength * 2);
+      new Uint8Array(next).set(this.bytes);
+      this.buffer = next;
+      this.bytes = new Uint8Array(next);
+    }
+    const id = this.count++;
+    this.bytes.set(key, id * 32);
+    this.ids.set(tag, id);
+    return id;
+  }
+
+  keyOf(id: number): Uint8Array {
+    assert(id < this.count, 'node id out of range');
+    return this.bytes.slice(id * 32, id * 32 + 32);
+  }
+}
+
+export interface CompactionStats {
+  readonly generation: number;
+  readonly nodes: number;
+  readonly edges: number;
+  readonly bytes: number;
+  readonly millis: number;
+}
+
+export class WriteGraph {
+  readonly keys = new KeyTable();
+  private readonly currencyIds = new Map<string, number>();
+  private readonly currencyNames: string[] = [];
+  /** Per currency: reporter id → (friend id → report). */
+  private readonly reports: Map<number, Map<number, Report>>[] = [];
+  /** Reporter id → last tick it was refreshed; insertion order is refresh order. */
+  private readonly lastSeen = new Map<number, number>();
+  private readonly dirty = new Set<number>();
+  private readonly graphs = new Map<number, CurrencyGraph>();
+  private generation = 0;
+  private reportCount = 0;
+
+  get reporterCount(): number {
+    return this.lastSeen.size;
+  }
+  /** Directed send edges in the newest snapshot, all currencies. */
+  get edgeCount(): number {
+    let edges = 0;
+    for (const graph of this.graphs.values()) edges += graph.edgeCount;
+    return edges;
+  }
+  /** Friend reports held, all currencies. */
+  get storedReports(): number {
+    return this.reportCount;
+  }
+  get hasChanges(): boolean {
+    return this.dirty.size > 0;
+  }
+  get currencyCount(): number {
+    return this.currencyNames.length;
+  }
+
+  /** Would `apply` accept every currency of these mutations (no new currency past the limit)? */
+  acceptsCurrencies(mutations: readonly IndexMutation[]): boolean {
+    let fresh = 0;
+    for (const m of mutations) {
+      if (!this.currencyIds.has(m.currency) && m.kind === 'update') fresh++;
+    }
+    return this.currencyNames.length + fresh <= MAX_CURRENCIES;
+  }
+
+  knowsCurrency(currency: string): boolean {
+    return this.currencyIds.has(currency);
+  }
+
+  private currencyId(currency: string): number {
+    let id = this.currencyIds.get(currency);
+    if (id === undefined) {
+      assert(this.currencyNames.length < MAX_CURRENCIES, 'currency limit checked by the caller');
+      id = this.currencyNames.length;
+      this.currencyIds.set(currency, id);
+      this.currencyNames.push(currency);
+      this.reports.push(new Map());
+    }
+    return id;
+  }
+
+  /** Applies a node's accepted mutations and refreshes its TTL. */
+  apply(node: Uint8Array, mutations: readonly IndexMutation[], tick: number): void {
+    const nodeId = this.keys.intern(node);
+    this.lastSeen.delete(nodeId);
+    this.lastSeen.set(nodeId, tick);
+    for (const m of mutations) {
+      if (m.kind === 'update') {
+        const c = this.currencyId(m.currency);
+        const byReporter = this.reports[c];
+        let mine = byReporter.get(nodeId);
+        if (mine === undefined) {
+          mine = new Map();
+          byReporter.set(nodeId, mine);
+        }
+        const friendId = this.keys.intern(m.friend);
+        if (!mine.has(friendId)) this.reportCount++;
+        mine.set(friendId, setReport(m.recvCapacity, m.rate));
+        this.dirty.add(c);
+      } else {
+        const c = this.currencyIds.get(m.currency);
+        if (c === undefined) continue;
+        const mine = this.reports[c].get(nodeId);
+        const friendId = this.keys.lookup(m.friend);
+        if (mine === undefined || friendId === undefined) continue;
+        if (mine.delete(friendId)) {
+          this.reportCount--;
+          this.dirty.add(c);
+        }
+        if (mine.size === 0) this.reports[c].delete(nodeId);
+      }
+    }
+  }
+
+  /** Drops a node's own reports (and only those). */
+  removeNode(node: Uint8Array): void {
+    const nodeId = this.keys.lookup(node);
+    if (nodeId !== undefined) this.removeNodeId(nodeId);
+  }
+
+  private removeNodeId(nodeId: number): void {
+    this.lastSeen.delete(nodeId);
+    for (let c = 0; c < this.reports.length; c++) {
+      const mine = this.reports[c].get(nodeId);
+      if (mine === undefined) continue;
+      this.reportCount -= mine.size;
+      this.reports[c].delete(nodeId);
+      this.dirty.add(c);
+    }
+  }
+
+  /** Removes every node not refreshed in the last `ttlTicks` ticks; returns how many. */
+  expire(nowTick: number, ttlTicks: number): number {
+    let removed = 0;
+    for (const [nodeId, seen] of this.lastSeen) {
+      if (nowTick - seen < ttlTicks) break;
+      this.removeNodeId(nodeId);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Rebuilds the graphs of the currencies that changed; returns the newest snapshot handle. */
+  compact(): { handle: SnapshotHandle; stats: CompactionStats } {
+    const started = performance.now();
+    const nodeCount = this.keys.size;
+    for (const c of this.dirty) this.graphs.set(c, buildCurrencyGraph(this.currencyNames[c], this.reports[c], nodeCount));
+    this.dirty.clear();
+    this.generation++;
+    const currencies = [...this.graphs.values()].map((g) => g.handle);
+    const handle: SnapshotHandle = {
+      generation: this.generation,
+      keys: this.keys.sharedBuffer,
+      keyCount: this.keys.size,
+      currencies,
+    };
+    let bytes = 0;
+    for (const g of this.graphs.values()) bytes += g.bytes;
+    return {
+      handle,
+      stats: { generation: this.generation, nodes: nodeCount, edges: this.edgeCount, bytes, millis: performance.now() - started },
+    };
+  }
+
+  /** A read view of the newest snapshot (compacting first if anything changed). */
+  snapshot(): Snapshot {
+    return new Snapshot(this.compact().handle);
+  }
+}
+
+function setReport(capacity: bigint, rate: Rate): Report {
+  return { capacity, capacityFloor: floorToDouble(capacity), mul: rate.mul, add: rate.add };
+}
+
+function buildCurrencyGraph(currency: string, byReporter: Map<number, Map<number, Report>>, nodeCount: number): CurrencyGraph {
+  // Pass 1: mutual neighbours per node, sorted.
+  const degree = new Uint32Array(nodeCount + 1);
+  const lists: (Uint32Array | undefined)[] = new Array(nodeCount);
+  let edgeCount = 0;
+  for (const [u, mine] of byReporter) {
+    const mutual: number[] = [];
+    for (const v of mine.keys()) {
+      if (v !== u && byReporter.get(v)?.has(u)) mutual.push(v);
+    }
+    if (mutual.length === 0) continue;
+    const sorted = Uint32Array.from(mutual).sort();
+    lists[u] = sorted;
+    degree[u] = sorted.length;
+    edgeCount += sorted.length;
+  }
+  const graph = CurrencyGraph.allocate(currency, nodeCount, edgeCount);
+  const { offsets, targets, mirror, rateMul, rateAdd, capacity } = graph;
+  let at = 0;
+  for (let u = 0; u < nodeCount; u++) {
+    offsets[u] = at;
+    at += degree[u];
+  }
+  offsets[nodeCount] = at;
+  // Pass 2: fill. Visiting u in increasing order meets the entries that point back at u in
+  // each neighbour's sorted list in order too, so a cursor per node yields the mirror slots.
+  const cursor = new Uint32Array(nodeCount);
+  for (let u = 0; u < nodeCount; u++) {
+    const list = lists[u];
+    if (list === undefined) continue;
+    let s = offsets[u];
+    for (let i = 0; i < list.length; i++, s++) {
+      const v = list[i];
+      targets[s] = v;
+      const theirs = byReporter.get(v)!.get(u)!;
+      capacity[s] = theirs.capacityFloor;
+      rateMul[s] = theirs.mul;
+      rateAdd[s] = theirs.add;
+      mirror[s] = offsets[v] + cursor[v]++;
+    }
+  }
+  return graph;
+}
