@@ -5,6 +5,7 @@ import type { AppCommand, AppMessage, Effect, FunderEvent, PeerFault } from '../
 import { newFunderState, type FunderState } from '../../src/funder/state.js';
 import { idKey } from '../../src/funder/mutual_credit.js';
 import type { FriendMessage, PublicKey } from '../../src/funder/types.js';
+import { decodeFriendMessage, encodeFriendMessage } from '../../src/funder/codec.js';
 
 /** Deterministic randomness for replayable scenarios. */
 export function seededRandom(seed: string): (length: number) => Uint8Array {
@@ -84,8 +85,11 @@ export class SimNet {
     return this.nodes.find((n) => idKey(n.pk) === idKey(key));
   }
 
+  /** Every message crosses the real codec, so scenarios also check encode/decode round trips. */
   enqueue(from: SimNode, to: PublicKey, message: FriendMessage): void {
-    this.queue.push({ from, to, message });
+    const decoded = decodeFriendMessage(encodeFriendMessage(message));
+    if (!decoded.ok) throw new Error(`codec failed: ${decoded.error.message}`);
+    this.queue.push({ from, to, message: decoded.value });
   }
 
   deliver(item: InFlight): void {
