@@ -233,6 +233,9 @@ function onFriendMessage(ctx: Ctx, friendPk: PublicKey, message: FriendMessage):
       friend.resendPending = true;
       ctx.wake.add(friend.key);
       return;
+    case 'ignored':
+      ctx.faults.push({ friend: friendPk, code: result.error });
+      return;
     case 'rejected':
       ctx.faults.push({ friend: friendPk, code: result.error });
       detectInconsistency(ctx, friend);
@@ -699,6 +702,7 @@ function resetChannel(friend: Friend, balances: readonly { currency: Currency; b
     inconsistencyCounter,
     moveTokenCounter: 0n,
     lastIncomingDigest: null,
+    recentIncoming: [],
   };
 }
 

@@ -30,6 +30,8 @@ export interface TokenChannel {
   lastIncomingToken: Signature;
   /** Digest of the last move we accepted, to recognise a retransmission. */
   lastIncomingDigest: Hash | null;
+  /** new_token (hex) of the last few moves we accepted, to recognise replays of older ones. */
+  recentIncoming: string[];
   moveTokenCounter: bigint;
   inconsistencyCounter: bigint;
   mutualCredits: Map<Currency, MutualCredit>;
@@ -37,6 +39,8 @@ export interface TokenChannel {
   localAnnounced: Currency[];
   remoteAnnounced: Currency[];
 }
+
+const RECENT_MOVES_KEPT = 8;
 
 export function compareCurrencies(a: Currency, b: Currency): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -77,6 +81,7 @@ export function newTokenChannel(local: PublicKey, remote: PublicKey): TokenChann
     lastOutgoing: genesis,
     lastIncomingToken: genesis.newToken,
     lastIncomingDigest: null,
+    recentIncoming: [],
     moveTokenCounter: 0n,
     inconsistencyCounter: 0n,
     mutualCredits: new Map(),
@@ -203,6 +208,8 @@ export type ReceiveResult =
   | { readonly kind: 'duplicate' }
   /** The friend re-sent its previous move: it missed ours, which must be sent again. */
   | { readonly kind: 'retransmit' }
+  /** A replay of an older move, or one not signed by the friend: ignored, nothing changes. */
+  | { readonly kind: 'ignored'; readonly error: ReceiveError }
   | { readonly kind: 'rejected'; readonly error: ReceiveError; readonly detail?: string };
 
 /** Checks what is cheap to check before any hashing or signature work. */
@@ -226,21 +233,29 @@ export function checkMoveShape(move: MoveToken): ReceiveError | null {
 
 /** Verifies and applies a move from the friend. On anything but `applied` the channel is unchanged. */
 export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
+  // Limits are checked before any hashing; an over-limit move is refused without a state change.
   const shape = checkMoveShape(move);
-  if (shape !== null) return { kind: 'rejected', error: shape };
+  if (shape !== null) return { kind: 'ignored', error: shape };
   const prefix = prefixHash(move);
+  const unexpected = (): ReceiveResult => {
+    // Replays and forgeries change nothing. A move the friend really signed that does not
+    // continue our chain means the two sides disagree.
+    if (ch.recentIncoming.includes(Buffer.from(move.newToken).toString('hex'))) return { kind: 'ignored', error: 'ERR_TC_UNEXPECTED_MOVE' };
+    if (!verifyMoveSignature(ch.remotePublicKey, move, prefix)) return { kind: 'ignored', error: 'ERR_TC_BAD_SIGNATURE' };
+    return { kind: 'rejected', error: 'ERR_TC_UNEXPECTED_MOVE' };
+  };
   if (ch.direction === 'incoming') {
     if (ch.lastIncomingDigest !== null && bytesEqual(moveDigest(move, prefix), ch.lastIncomingDigest)) return { kind: 'duplicate' };
-    return { kind: 'rejected', error: 'ERR_TC_UNEXPECTED_MOVE' };
+    return unexpected();
   }
   if (!bytesEqual(move.oldToken, ch.lastOutgoing.newToken)) {
     if (bytesEqual(move.newToken, ch.lastOutgoing.oldToken) && ch.lastIncomingDigest !== null
       && bytesEqual(moveDigest(move, prefix), ch.lastIncomingDigest)) {
       return { kind: 'retransmit' };
     }
-    return { kind: 'rejected', error: 'ERR_TC_UNEXPECTED_MOVE' };
+    return unexpected();
   }
-  if (!verifyMoveSignature(ch.remotePublicKey, move, prefix)) return { kind: 'rejected', error: 'ERR_TC_BAD_SIGNATURE' };
+  if (!verifyMoveSignature(ch.remotePublicKey, move, prefix)) return { kind: 'ignored', error: 'ERR_TC_BAD_SIGNATURE' };
   if (ch.moveTokenCounter >= U64_MAX) return { kind: 'rejected', error: 'ERR_TC_COUNTER_EXHAUSTED' };
 
   let remoteAnnounced = ch.remoteAnnounced;
@@ -273,6 +288,7 @@ export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
   ch.moveTokenCounter = counter;
   ch.lastIncomingToken = move.newToken;
   ch.lastIncomingDigest = moveDigest(move, prefix);
+  ch.recentIncoming = [Buffer.from(move.newToken).toString('hex'), ...ch.recentIncoming].slice(0, RECENT_MOVES_KEPT);
   ch.direction = 'incoming';
   return { kind: 'applied', ops: move.ops, relays: move.relays };
 }

@@ -1,27 +1,6 @@
 import t from 'tap';
-import { SimNet, mc, type SimNode } from './sim.js';
+import { SimNet, mc, pay, uid } from './sim.js';
 import { verifyReceipt } from '../../src/funder/receipt.js';
-import type { Commit } from '../../src/funder/types.js';
-
-function uid(n: number, len = 16): Uint8Array {
-  const out = new Uint8Array(len);
-  new DataView(out.buffer).setUint32(0, n);
-  return out;
-}
-
-/** Runs one payment over `route` (full keys) and returns the buyer's app messages. */
-export function pay(net: SimNet, buyer: SimNode, seller: SimNode, route: SimNode[], n: number, amount: bigint, fees: bigint, currency = 'FST'): { commit: Commit | null } {
-  const invoiceId = uid(n, 32);
-  t.equal(seller.app({ kind: 'addInvoice', invoiceId, currency, totalDestPayment: amount }), null);
-  t.equal(buyer.app({ kind: 'createPayment', paymentId: uid(n), invoiceId, currency, totalDestPayment: amount, destPublicKey: seller.pk }), null);
-  t.equal(buyer.app({ kind: 'createTransaction', paymentId: uid(n), requestId: uid(n + 1_000_000), route: route.map((r) => r.pk), destPayment: amount, fees }), null);
-  net.run();
-  const result = buyer.appInbox.find((m) => m.kind === 'transactionResult' && m.requestId[3] === uid(n + 1_000_000)[3] && m.paymentId[3] === uid(n)[3]);
-  if (result?.kind === 'transactionResult' && result.outcome.kind === 'complete') {
-    return { commit: result.outcome.commit };
-  }
-  return { commit: null };
-}
 
 t.test('a direct payment moves amount plus fees and yields a receipt that verifies', async (t) => {
   const net = new SimNet();

@@ -4,7 +4,7 @@ import { handleEvent, type CoreEnv } from '../../src/funder/handler.js';
 import type { AppCommand, AppMessage, Effect, FunderEvent, PeerFault } from '../../src/funder/api.js';
 import { newFunderState, type FunderState } from '../../src/funder/state.js';
 import { idKey } from '../../src/funder/mutual_credit.js';
-import type { FriendMessage, PublicKey } from '../../src/funder/types.js';
+import type { Commit, FriendMessage, PublicKey } from '../../src/funder/types.js';
 import { decodeFriendMessage, encodeFriendMessage } from '../../src/funder/codec.js';
 
 /** Deterministic randomness for replayable scenarios. */
@@ -128,3 +128,28 @@ export class SimNet {
 export function mc(a: SimNode, b: SimNode, currency: string) {
   return a.state.friends.get(idKey(b.pk))?.channel.mutualCredits.get(currency);
 }
+
+function must(code: string | null): void {
+  if (code !== null) throw new Error(`command failed: ${code}`);
+}
+
+export function uid(n: number, len = 16): Uint8Array {
+  const out = new Uint8Array(len);
+  new DataView(out.buffer).setUint32(0, n);
+  return out;
+}
+
+/** Runs one payment over `route` (full keys) and returns the buyer's app messages. */
+export function pay(net: SimNet, buyer: SimNode, seller: SimNode, route: SimNode[], n: number, amount: bigint, fees: bigint, currency = 'FST'): { commit: Commit | null } {
+  const invoiceId = uid(n, 32);
+  must(seller.app({ kind: 'addInvoice', invoiceId, currency, totalDestPayment: amount }));
+  must(buyer.app({ kind: 'createPayment', paymentId: uid(n), invoiceId, currency, totalDestPayment: amount, destPublicKey: seller.pk }));
+  must(buyer.app({ kind: 'createTransaction', paymentId: uid(n), requestId: uid(n + 1_000_000), route: route.map((r) => r.pk), destPayment: amount, fees }));
+  net.run();
+  const result = buyer.appInbox.find((m) => m.kind === 'transactionResult' && m.requestId[3] === uid(n + 1_000_000)[3] && m.paymentId[3] === uid(n)[3]);
+  if (result?.kind === 'transactionResult' && result.outcome.kind === 'complete') {
+    return { commit: result.outcome.commit };
+  }
+  return { commit: null };
+}
+
