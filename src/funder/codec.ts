@@ -117,7 +117,7 @@ export function decodeFriendMessage(input: Uint8Array): DecodeResult<FriendMessa
     if (type === FriendMessageBody.MoveTokenRequest) {
       return { ok: true, value: { kind: 'moveTokenRequest', moveToken: readMoveToken(need(body.table(0), 'move token')), tokenWanted: body.bool(1) } };
     }
-    if (type === FriendMessageBody.InconsistencyError) {
+    if (type === FriendMessageBody.ResetTerms) {
       return { ok: true, value: { kind: 'inconsistencyError', resetTerms: readResetTerms(body) } };
     }
     return { ok: false, error: new FunderDecodeError('FriendMessage: unknown body') };
@@ -270,7 +270,7 @@ export function encodeFriendMessage(message: FriendMessage): Uint8Array {
     type = FriendMessageBody.MoveTokenRequest;
   } else {
     body = writeResetTerms(b, message.resetTerms);
-    type = FriendMessageBody.InconsistencyError;
+    type = FriendMessageBody.ResetTerms;
   }
   b.startObject(2);
   b.addFieldOffset(1, body, 0);

@@ -7,10 +7,13 @@ import { MoveTokenRequest, MoveTokenRequestT } from './move-token-request.js';
 import { ResetTerms, ResetTermsT } from './reset-terms.js';
 
 
+/**
+ * ResetTerms travels as the InconsistencyError message.
+ */
 export enum FriendMessageBody {
   NONE = 0,
   MoveTokenRequest = 1,
-  InconsistencyError = 2
+  ResetTerms = 2
 }
 
 export function unionToFriendMessageBody(
@@ -20,7 +23,7 @@ export function unionToFriendMessageBody(
   switch(FriendMessageBody[type]) {
     case 'NONE': return null; 
     case 'MoveTokenRequest': return accessor(new MoveTokenRequest())! as MoveTokenRequest;
-    case 'InconsistencyError': return accessor(new ResetTerms())! as ResetTerms;
+    case 'ResetTerms': return accessor(new ResetTerms())! as ResetTerms;
     default: return null;
   }
 }
@@ -33,7 +36,7 @@ export function unionListToFriendMessageBody(
   switch(FriendMessageBody[type]) {
     case 'NONE': return null; 
     case 'MoveTokenRequest': return accessor(index, new MoveTokenRequest())! as MoveTokenRequest;
-    case 'InconsistencyError': return accessor(index, new ResetTerms())! as ResetTerms;
+    case 'ResetTerms': return accessor(index, new ResetTerms())! as ResetTerms;
     default: return null;
   }
 }
