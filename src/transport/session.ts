@@ -1,0 +1,250 @@
+/**
+ * A session after the handshake, as a pure object (no I/O, no timers; time is passed in):
+ * seals batches into envelopes and opens them, and runs the DH rekey.
+ *
+ * Nonces are implicit per-key counters starting at zero, so a replayed, dropped or reordered
+ * message fails to open, and any failure closes the channel. Each direction's key has a phase
+ * (mod 256) carried in clear so the receiver knows which key a message is under.
+ *
+ * Rekey (fresh X25519 ephemerals on both sides, so every period has forward secrecy; the
+ * chain secret carries every earlier DH into the new keys):
+ *   A: seals RekeyRequest{eA} under phase p, waits.
+ *   B: derives the phase p+1 keys, installs the p+1 receive key next to the p one, seals
+ *      RekeyReply{eB} under p, then switches its send key to p+1.
+ *   A: on the reply, derives the same keys and switches its send key to p+1.
+ *   B drops its phase p receive key at the first message under p+1: A's messages sealed under p
+ *   before the reply reached A still open (the overlap window). The pipe is ordered, so nothing
+ *   under p follows a message under p+1.
+ * If both sides request at once, the Noise initiator's request wins: the initiator ignores the
+ * responder's request, and the responder drops its own and answers.
+ */
+import { CloseCode, decodeBatch, encodeBatch, encodeSealed, type BatchValue } from './codec.js';
+import { PADDING_BYTES_MAX } from './constants.js';
+import { TransportError, TransportErrorCode } from './errors.js';
+import type { HandshakeResult, Role } from './handshake.js';
+import {
+  aeadOpen,
+  aeadSeal,
+  COUNTER_MAX,
+  initialChain,
+  rekeyKeys,
+  wipe,
+  x25519,
+  x25519Ephemeral,
+  type DirectionKeys,
+  type X25519KeyPair,
+} from './keys.js';
+
+export interface SessionOptions {
+  /** Start a rekey after this long without one (the responder waits 25% longer, as a backup). */
+  rekeyIntervalMs: number;
+  /** Start a rekey after this many messages under one send key. */
+  rekeyMessagesMax: number;
+  /** Pad frame bytes up to a multiple of this (0 or 1: no padding); at most 256. */
+  paddingBlockBytes: number;
+  /** Largest application frame this side accepts. */
+  frameBytesMax: number;
+}
+
+interface KeySlot {
+  key: Buffer;
+  phase: number;
+  counter: number;
+}
+
+export type OpenResult =
+  | { ok: true; frames: Uint8Array[]; goodbye?: { code: CloseCode; reason: string } }
+  | { ok: false; error: TransportError };
+
+/** How many earlier counters a failed message is tried under, to tell a replay from tampering. */
+const REPLAY_PROBE_COUNT = 16;
+
+export interface SessionStats {
+  sendPhase: number;
+  receivePhase: number;
+  rekeys: number;
+  messagesSealed: number;
+  messagesOpened: number;
+}
+
+export class Session {
+  readonly role: Role;
+  readonly remoteKey: Uint8Array;
+  readonly remoteFrameBytesMax: number;
+  private send: KeySlot;
+  private receive: KeySlot;
+  private receiveNext: KeySlot | null = null;
+  private chain: Buffer;
+  private pendingRequest: X25519KeyPair | null = null;
+  private replyToSend: { ephemeral: Buffer; keys: DirectionKeys } | null = null;
+  private wantRekey = false;
+  private lastRekeyMs: number;
+  private readonly stats: SessionStats = { sendPhase: 0, receivePhase: 0, rekeys: 0, messagesSealed: 0, messagesOpened: 0 };
+
+  constructor(
+    handshake: HandshakeResult,
+    private readonly options: SessionOptions,
+    nowMs: number,
+  ) {
+    if (options.paddingBlockBytes > PADDING_BYTES_MAX + 1) throw new RangeError('paddingBlockBytes must be at most 256');
+    this.role = handshake.role;
+    this.remoteKey = handshake.remoteKey;
+    this.remoteFrameBytesMax = handshake.remoteFrameBytesMax;
+    this.chain = initialChain(handshake.initiatorToResponder, handshake.responderToInitiator, handshake.handshakeHash);
+    const [sendKey, receiveKey] = this.ownDirections(handshake.initiatorToResponder, handshake.responderToInitiator);
+    this.send = { key: sendKey, phase: 0, counter: 0 };
+    this.receive = { key: receiveKey, phase: 0, counter: 0 };
+    this.lastRekeyMs = nowMs;
+  }
+
+  private ownDirections(initiatorToResponder: Buffer, responderToInitiator: Buffer): [send: Buffer, receive: Buffer] {
+    return this.role === 'initiator' ? [initiatorToResponder, responderToInitiator] : [responderToInitiator, initiatorToResponder];
+  }
+
+  getStats(): Readonly<SessionStats> {
+    return { ...this.stats, sendPhase: this.send.phase, receivePhase: this.receive.phase };
+  }
+
+  /** True when the next sealed message must go out soon even without frames. */
+  controlPending(): boolean {
+    return this.replyToSend !== null || (this.wantRekey && this.pendingRequest === null);
+  }
+
+  rekeyDue(nowMs: number): boolean {
+    if (this.pendingRequest !== null || this.replyToSend !== null || this.wantRekey) return false;
+    const interval = this.role === 'initiator' ? this.options.rekeyIntervalMs : this.options.rekeyIntervalMs * 1.25;
+    return nowMs - this.lastRekeyMs >= interval || this.send.counter >= this.options.rekeyMessagesMax;
+  }
+
+  /** Asks for a rekey request in the next sealed message. */
+  requestRekey(): void {
+    if (this.pendingRequest === null && this.replyToSend === null) this.wantRekey = true;
+  }
+
+  /** Seals frames (and any pending rekey control or goodbye) into one envelope. */
+  seal(frames: Uint8Array[], nowMs: number, goodbye?: { code: CloseCode; reason: string }): Uint8Array {
+    if (this.send.counter >= COUNTER_MAX) throw new Error('invariant violated: send counter exhausted without a rekey');
+    const batch: BatchValue = { frames };
+    if (this.wantRekey && this.pendingRequest === null && this.replyToSend === null) {
+      this.pendingRequest = x25519Ephemeral();
+      batch.rekeyRequest = this.pendingRequest.publicKey;
+      this.wantRekey = false;
+    }
+    const reply = this.replyToSend;
+    if (reply !== null) batch.rekeyReply = reply.ephemeral;
+    if (goodbye !== undefined) batch.goodbye = goodbye;
+    const block = this.options.paddingBlockBytes;
+    if (block > 1) {
+      let frameBytes = 0;
+      for (const frame of frames) frameBytes += frame.byteLength;
+      batch.paddingBytes = (block - (frameBytes % block)) % block;
+    }
+    const ciphertext = aeadSeal(this.send.key, this.send.counter, null, encodeBatch(batch));
+    const envelope = encodeSealed(this.send.phase, ciphertext);
+    this.send.counter += 1;
+    this.stats.messagesSealed += 1;
+    if (reply !== null) {
+      this.replyToSend = null;
+      this.switchSend(reply.keys, nowMs);
+    }
+    return envelope;
+  }
+
+  private switchSend(keys: DirectionKeys, nowMs: number): void {
+    const [sendKey] = this.ownDirections(keys.initiatorToResponder, keys.responderToInitiator);
+    wipe(this.send.key);
+    this.send = { key: sendKey, phase: (this.send.phase + 1) & 0xff, counter: 0 };
+    this.lastRekeyMs = nowMs;
+    this.stats.rekeys += 1;
+  }
+
+  /** Opens one sealed message. On failure nothing in the session changes. */
+  open(phase: number, ciphertext: Uint8Array, nowMs: number): OpenResult {
+    let slot: KeySlot;
+    if (phase === this.receive.phase) slot = this.receive;
+    else if (this.receiveNext !== null && phase === this.receiveNext.phase) slot = this.receiveNext;
+    else return this.failure(TransportErrorCode.DecryptFailed, `message under unknown key phase ${phase}`);
+    const plaintext = aeadOpen(slot.key, slot.counter, null, ciphertext);
+    if (plaintext === null) {
+      for (let back = 1; back <= REPLAY_PROBE_COUNT && slot.counter - back >= 0; back++) {
+        if (aeadOpen(slot.key, slot.counter - back, null, ciphertext) !== null) {
+          return this.failure(TransportErrorCode.Replayed, `replay of message ${slot.counter - back} (expected ${slot.counter})`);
+        }
+      }
+      return this.failure(TransportErrorCode.DecryptFailed, `message ${slot.counter} failed authentication (tampered, reordered or foreign)`);
+    }
+    const decoded = decodeBatch(plaintext, this.options.frameBytesMax);
+    if (!decoded.ok) return this.failure(TransportErrorCode.Protocol, decoded.error);
+    const batch = decoded.value;
+    // Validate the control part fully before changing any state.
+    if (batch.rekeyReply !== undefined && this.pendingRequest === null) {
+      return this.failure(TransportErrorCode.Protocol, 'rekey reply without a request');
+    }
+    if (batch.rekeyRequest !== undefined && batch.rekeyReply !== undefined) {
+      return this.failure(TransportErrorCode.Protocol, 'rekey request and reply in one message');
+    }
+    const answerRequest =
+      batch.rekeyRequest !== undefined && !(this.pendingRequest !== null && this.role === 'initiator');
+    if (answerRequest && (this.replyToSend !== null || this.receiveNext !== null && slot !== this.receiveNext)) {
+      return this.failure(TransportErrorCode.Protocol, 'rekey request while a rekey is in progress');
+    }
+    let derived: { keys: DirectionKeys; ephemeral?: X25519KeyPair } | null = null;
+    if (batch.rekeyReply !== undefined && this.pendingRequest !== null) {
+      const shared = x25519(this.pendingRequest.secretKey, batch.rekeyReply);
+      if (shared === null) return this.failure(TransportErrorCode.Protocol, 'rekey reply with a low-order key');
+      derived = { keys: rekeyKeys(this.chain, shared, this.pendingRequest.publicKey, batch.rekeyReply) };
+      wipe(shared);
+    } else if (answerRequest && batch.rekeyRequest !== undefined) {
+      const ephemeral = x25519Ephemeral();
+      const shared = x25519(ephemeral.secretKey, batch.rekeyRequest);
+      if (shared === null) return this.failure(TransportErrorCode.Protocol, 'rekey request with a low-order key');
+      derived = { keys: rekeyKeys(this.chain, shared, batch.rekeyRequest, ephemeral.publicKey), ephemeral };
+      wipe(shared);
+    }
+
+    // Commit.
+    slot.counter += 1;
+    this.stats.messagesOpened += 1;
+    if (slot === this.receiveNext) {
+      wipe(this.receive.key);
+      this.receive = slot;
+      this.receiveNext = null;
+    }
+    if (derived !== null) {
+      const [, receiveKey] = this.ownDirections(derived.keys.initiatorToResponder, derived.keys.responderToInitiator);
+      wipe(this.chain);
+      this.chain = derived.keys.chain;
+      this.receiveNext = { key: receiveKey, phase: (this.receive.phase + 1) & 0xff, counter: 0 };
+      if (derived.ephemeral !== undefined) {
+        // We answer: the reply goes out under the current send key, then sending switches.
+        if (this.pendingRequest !== null) {
+          wipe(this.pendingRequest.secretKey);
+          this.pendingRequest = null;
+        }
+        this.wantRekey = false;
+        this.replyToSend = { ephemeral: derived.ephemeral.publicKey, keys: derived.keys };
+        wipe(derived.ephemeral.secretKey);
+      } else {
+        wipe((this.pendingRequest as X25519KeyPair).secretKey);
+        this.pendingRequest = null;
+        this.switchSend(derived.keys, nowMs);
+      }
+    }
+    const result: OpenResult = { ok: true, frames: batch.frames };
+    if (batch.goodbye !== undefined) result.goodbye = batch.goodbye;
+    return result;
+  }
+
+  private failure(code: TransportErrorCode, message: string): OpenResult {
+    return { ok: false, error: new TransportError(code, message) };
+  }
+
+  /** Wipes every key; the session is unusable afterwards. */
+  destroy(): void {
+    wipe(this.send.key);
+    wipe(this.receive.key);
+    if (this.receiveNext !== null) wipe(this.receiveNext.key);
+    wipe(this.chain);
+    if (this.pendingRequest !== null) wipe(this.pendingRequest.secretKey);
+  }
+}
