@@ -45,9 +45,19 @@ export interface RelayWorkerData {
 const CORE_TICK_MS = 250;
 const STATS_TIMEOUT_MS = 2_000;
 
+const fromSource = import.meta.url.endsWith('.ts');
+
 function workerEntry(): URL {
-  const fromSource = import.meta.url.endsWith('.ts');
   return new URL(`../../workers/relay_worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+}
+
+/**
+ * Run from TypeScript sources (tests, benchmarks), a worker thread does not inherit the tsx
+ * loader from the main thread on Node 20, so it registers tsx itself before importing the entry.
+ */
+function tsxBootstrap(entry: URL): string {
+  const api = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
 }
 
 export class RelayServer {
@@ -125,7 +135,9 @@ export class RelayServer {
       seed: new Uint8Array(this.o.identity.seed), peerPorts,
     };
     const transfer = peerPorts.filter((p): p is MessagePort => p !== null);
-    const worker = new Worker(fileURLToPath(workerEntry()), { workerData: data, transferList: transfer });
+    const worker = fromSource
+      ? new Worker(tsxBootstrap(workerEntry()), { eval: true, workerData: data, transferList: transfer })
+      : new Worker(fileURLToPath(workerEntry()), { workerData: data, transferList: transfer });
     this.workers.push(worker);
     this.exits.push(new Promise((resolve) => worker.once('exit', () => resolve())));
     return new Promise((resolve, reject) => {

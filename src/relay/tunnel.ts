@@ -30,7 +30,8 @@ export class RelayTunnel implements FramePipe {
   private early: Uint8Array[] | null = [];
 
   constructor(
-    private readonly pipe: FramePipe,
+    /** The relay connection underneath (tests use it to misbehave on purpose). */
+    readonly pipe: FramePipe,
     readonly peerKey: Uint8Array,
     windowBytes: number,
     private readonly queueBytesMax = TUNNEL_QUEUE_BYTES_MAX_DEFAULT,
