@@ -1,5 +1,6 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
 import type { Identity } from '../crypto/identity.js';
 import type { Logger } from '../common/log.js';
 import { decodeWorkerMessage, encodeWorkerMessage, type WorkerMsg } from './codec.js';
@@ -43,6 +44,19 @@ export interface RelayWorkerData {
 }
 
 const CORE_TICK_MS = 250;
+
+/** A port the system considers free right now (bound and released by a plain TCP server). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 const STATS_TIMEOUT_MS = 2_000;
 
 const fromSource = import.meta.url.endsWith('.ts');
@@ -119,12 +133,11 @@ export class RelayServer {
         ports[b][a] = channel.port2;
       }
     }
-    let port = this.o.port;
-    for (let index = 0; index < n; index++) {
-      // The first shard may bind port 0; the others join the port it got (SO_REUSEPORT).
-      port = await this.spawnWorker(index, port, ports[index]);
-      if (index === 0) this.boundPort = port;
-    }
+    // Every shard binds the same explicit port with SO_REUSEPORT. uWS does not share a port it
+    // was asked to choose itself, so port 0 is first resolved to a free port.
+    const port = this.o.port === 0 ? await freePort(this.o.host) : this.o.port;
+    for (let index = 0; index < n; index++) await this.spawnWorker(index, port, ports[index]);
+    this.boundPort = port;
     this.coreTimer = setInterval(() => this.apply(this.core.step({ type: 'tick' }, performance.now())), CORE_TICK_MS);
     this.state = 'running';
   }

@@ -115,7 +115,9 @@ export class RelayShard {
     this.batches = o.peerPorts.map((port) => (port === null ? null : new CrossBatchWriter()));
     this.app = uws.App();
     this.app.ws<ConnData>('/*', {
-      maxPayloadLength: limits.frameBytesMax,
+      // One byte over the limit still reaches the shard, which cuts the sender with FrameTooLarge
+      // (counted); uWS closes anything larger itself, without a code that says why (1006).
+      maxPayloadLength: limits.frameBytesMax + 1,
       // uWS drops a send over maxBackpressure; the shard cuts a receiver off at
       // outboundQueueBytesMax first, so uWS's limit sits above it by one frame and never drops.
       maxBackpressure: limits.outboundQueueBytesMax + limits.frameBytesMax + 64 * 1024,
@@ -209,6 +211,10 @@ export class RelayShard {
   private message(conn: Conn, message: ArrayBuffer): void {
     if (conn.state === 'closed') return;
     const bytes = new Uint8Array(message);
+    if (bytes.byteLength > this.o.config.limits.frameBytesMax) {
+      this.cut(conn, Reason.FrameTooLarge);
+      return;
+    }
     const now = performance.now();
     if (!conn.frames.take(1, now) || !conn.bytes.take(bytes.byteLength, now)) {
       this.cut(conn, Reason.RateLimited);
@@ -581,8 +587,7 @@ export class RelayShard {
     // Called for every socket, whoever closed it; the socket is unusable from here on.
     conn.ws = null;
     if (conn.state !== 'closed') {
-      if (code === 1009) this.stats.closedFor(Reason.FrameTooLarge);
-      else this.stats.closedFor(Reason.None);
+      this.stats.closedFor(Reason.None, code === 1006);
       if (conn.state === 'tunnel') this.detachPeer(conn);
       this.finish(conn);
     }

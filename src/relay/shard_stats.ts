@@ -34,8 +34,9 @@ export class ShardStats {
     this.refusals[reason] = (this.refusals[reason] ?? 0) + 1;
   }
 
-  closedFor(reason: Reason): void {
-    const label = reason === Reason.None ? 'client_closed' : Reason[reason];
+  /** `abnormal`: the socket ended without a close frame (reset, or a frame far over the limit). */
+  closedFor(reason: Reason, abnormal = false): void {
+    const label = reason !== Reason.None ? Reason[reason] : abnormal ? 'abnormal' : 'client_closed';
     this.closes[label] = (this.closes[label] ?? 0) + 1;
   }
 
