@@ -1,0 +1,140 @@
+import type { Rate } from '../common/rate.js';
+import type { Commit, Currency, FriendMessage, Hash, PublicKey, Receipt, RelayAddress, Uid } from './types.js';
+
+/**
+ * The payment core's boundary with the node: events in, effects out. Apps' commands and the
+ * core's replies are plain values the node maps to and from its app protocol.
+ */
+
+export type AppCommand =
+  | { readonly kind: 'setRelays'; readonly relays: readonly RelayAddress[] }
+  | { readonly kind: 'addFriend'; readonly publicKey: PublicKey; readonly name: string; readonly relays: readonly RelayAddress[] }
+  | { readonly kind: 'removeFriend'; readonly publicKey: PublicKey }
+  | { readonly kind: 'enableFriend'; readonly publicKey: PublicKey }
+  | { readonly kind: 'disableFriend'; readonly publicKey: PublicKey }
+  | { readonly kind: 'setFriendName'; readonly publicKey: PublicKey; readonly name: string }
+  | { readonly kind: 'setFriendRelays'; readonly publicKey: PublicKey; readonly relays: readonly RelayAddress[] }
+  | { readonly kind: 'openCurrency'; readonly publicKey: PublicKey; readonly currency: Currency }
+  | { readonly kind: 'closeCurrency'; readonly publicKey: PublicKey; readonly currency: Currency }
+  | { readonly kind: 'removeCurrency'; readonly publicKey: PublicKey; readonly currency: Currency }
+  | { readonly kind: 'setMaxDebt'; readonly publicKey: PublicKey; readonly currency: Currency; readonly remoteMaxDebt: bigint }
+  | { readonly kind: 'setRate'; readonly publicKey: PublicKey; readonly currency: Currency; readonly rate: Rate }
+  | { readonly kind: 'resetFriendChannel'; readonly publicKey: PublicKey; readonly resetToken: Uint8Array }
+  | { readonly kind: 'addInvoice'; readonly invoiceId: Hash; readonly currency: Currency; readonly totalDestPayment: bigint }
+  | { readonly kind: 'cancelInvoice'; readonly invoiceId: Hash }
+  | { readonly kind: 'commitInvoice'; readonly commit: Commit }
+  | {
+    readonly kind: 'createPayment'; readonly paymentId: Uid; readonly invoiceId: Hash; readonly currency: Currency;
+    readonly totalDestPayment: bigint; readonly destPublicKey: PublicKey;
+  }
+  | {
+    readonly kind: 'createTransaction'; readonly paymentId: Uid; readonly requestId: Uid;
+    readonly route: readonly PublicKey[]; readonly destPayment: bigint; readonly fees: bigint;
+  }
+  /** Stops new transactions; the status is sent once the payment is resolved. */
+  | { readonly kind: 'requestClosePayment'; readonly paymentId: Uid }
+  /** The payment's status now, whatever its stage. */
+  | { readonly kind: 'paymentStatus'; readonly paymentId: Uid }
+  | { readonly kind: 'ackClosePayment'; readonly paymentId: Uid; readonly ackUid: Uid };
+
+export type AppErrorCode =
+  | 'ERR_FUNDER_BAD_ARGUMENT'
+  | 'ERR_FUNDER_UNKNOWN_FRIEND'
+  | 'ERR_FUNDER_FRIEND_EXISTS'
+  | 'ERR_FUNDER_SELF'
+  | 'ERR_FUNDER_CURRENCY_ACTIVE'
+  | 'ERR_FUNDER_CURRENCY_LIMIT'
+  | 'ERR_FUNDER_NOT_INCONSISTENT'
+  | 'ERR_FUNDER_BAD_RESET_TOKEN'
+  | 'ERR_FUNDER_INVOICE_EXISTS'
+  | 'ERR_FUNDER_UNKNOWN_INVOICE'
+  | 'ERR_FUNDER_BAD_COMMIT'
+  | 'ERR_FUNDER_INVOICE_INCOMPLETE'
+  | 'ERR_FUNDER_PAYMENT_EXISTS'
+  | 'ERR_FUNDER_UNKNOWN_PAYMENT'
+  | 'ERR_FUNDER_PAYMENT_CLOSED'
+  | 'ERR_FUNDER_BAD_ROUTE'
+  | 'ERR_FUNDER_FRIEND_NOT_READY'
+  | 'ERR_FUNDER_DUPLICATE_REQUEST'
+  | 'ERR_FUNDER_QUEUE_FULL'
+  | 'ERR_FUNDER_OVERPAY'
+  | 'ERR_FUNDER_NOT_RESOLVED'
+  | 'ERR_FUNDER_BAD_ACK';
+
+export interface AppError {
+  readonly code: AppErrorCode;
+  readonly message: string;
+}
+
+export type TransactionOutcome =
+  | { readonly kind: 'complete'; readonly commit: Commit }
+  | { readonly kind: 'success' }
+  | { readonly kind: 'failure' };
+
+export type PaymentStatus =
+  | { readonly kind: 'inProgress' }
+  | { readonly kind: 'success'; readonly receipt: Receipt; readonly ackUid: Uid }
+  | { readonly kind: 'canceled'; readonly ackUid: Uid }
+  | { readonly kind: 'notFound' };
+
+export type AppMessage =
+  /** Exactly one per command, after the command's effects are durable; `error` null on success. */
+  | { readonly kind: 'ack'; readonly appRequestId: string; readonly error: AppError | null }
+  | { readonly kind: 'transactionResult'; readonly paymentId: Uid; readonly requestId: Uid; readonly outcome: TransactionOutcome }
+  | { readonly kind: 'paymentStatus'; readonly paymentId: Uid; readonly status: PaymentStatus };
+
+export type FunderEvent =
+  | { readonly kind: 'friendMessage'; readonly friend: PublicKey; readonly message: FriendMessage }
+  | { readonly kind: 'friendOnline'; readonly friend: PublicKey }
+  | { readonly kind: 'friendOffline'; readonly friend: PublicKey }
+  | { readonly kind: 'app'; readonly appId: string; readonly appRequestId: string; readonly command: AppCommand }
+  | { readonly kind: 'tick' };
+
+export type Effect =
+  | { readonly kind: 'sendFriend'; readonly friend: PublicKey; readonly message: FriendMessage }
+  | { readonly kind: 'toApp'; readonly appId: string; readonly message: AppMessage };
+
+/** A friend's peer fault, counted by the node; it never changes state other than a detected inconsistency. */
+export interface PeerFault {
+  readonly friend: PublicKey;
+  readonly code: string;
+}
+
+/** Entities an event changed; the store turns them into one atomic write. */
+export interface ChangeSet {
+  node: boolean;
+  friends: Set<string>;
+  channels: Set<string>;
+  /** friendKey \0 currency \0 L|R \0 request id hex */
+  txs: Set<string>;
+  upstream: Set<string>;
+  downstream: Set<string>;
+  deadlines: Set<string>;
+  invoices: Set<string>;
+  payments: Set<string>;
+}
+
+export function emptyChangeSet(): ChangeSet {
+  return {
+    node: false, friends: new Set(), channels: new Set(), txs: new Set(), upstream: new Set(),
+    downstream: new Set(), deadlines: new Set(), invoices: new Set(), payments: new Set(),
+  };
+}
+
+export function mergeChangeSet(into: ChangeSet, from: ChangeSet): void {
+  into.node ||= from.node;
+  for (const k of ['friends', 'channels', 'txs', 'upstream', 'downstream', 'deadlines', 'invoices', 'payments'] as const) {
+    for (const v of from[k]) into[k].add(v);
+  }
+}
+
+export function isEmptyChangeSet(c: ChangeSet): boolean {
+  return !c.node && c.friends.size === 0 && c.channels.size === 0 && c.txs.size === 0 && c.upstream.size === 0
+    && c.downstream.size === 0 && c.deadlines.size === 0 && c.invoices.size === 0 && c.payments.size === 0;
+}
+
+export interface FunderOutput {
+  readonly effects: Effect[];
+  readonly changes: ChangeSet;
+  readonly faults: PeerFault[];
+}

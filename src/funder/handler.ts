@@ -1,0 +1,1105 @@
+import { U128_MAX, bytesEqual } from '../common/bytes.js';
+import { calcFee, isValidRate } from '../common/rate.js';
+import { SigningDomain } from '../crypto/domains.js';
+import {
+  DEFAULT_REQUEST_TTL_MS, HOP_TTL_MARGIN_MS, MAX_ADDRESS_BYTES, MAX_CURRENCIES_PER_FRIEND, MAX_NAME_BYTES,
+  MAX_OPS_PER_MOVE, MAX_PENDING_USER_REQUESTS, MAX_QUEUED_REQUESTS, MAX_RELAYS, MAX_ROUTE_KEYS,
+} from './constants.js';
+import {
+  emptyChangeSet, type AppCommand, type AppError, type AppErrorCode, type AppMessage, type ChangeSet, type Effect,
+  type FunderEvent, type FunderOutput, type PaymentStatus, type PeerFault, type TransactionOutcome,
+} from './api.js';
+import { frozenAmount, idKey, newMutualCredit, withinTrust, type MutualCredit } from './mutual_credit.js';
+import {
+  commitSignedFields, hashLock, moveDigest, moveSignedBytes, prefixHash, resetTermsSignedBytes, responseHash,
+  responseSignedBytes, tokenInfoHash, verifyMoveSignature, verifyResetTerms, verifyResponseSignature, type Signer,
+} from './signing.js';
+import {
+  downstreamKey, newFriend, relaysKey, type Friend, type FunderState, type OpenInvoice, type Payment, type QueuedOp,
+} from './state.js';
+import {
+  beginMove, checkMoveShape, compareCurrencies, finishMove, isValidCurrency, receiveMove, tokenInfo, tryAddOp,
+  type TokenChannel,
+} from './token_channel.js';
+import type {
+  Commit, Currency, CurrencyOp, FriendMessage, MoveToken, PublicKey, RelayAddress, RequestOp, ResetTerms, ResponseOp,
+  Uid,
+} from './types.js';
+
+/**
+ * The payment core: (state, event, now) -> (state', effects, changed entities). No I/O. Peer
+ * input that fails a check becomes a rejected move (and a detected inconsistency); app input that
+ * fails a check becomes an ack carrying a typed error. Nothing a peer or app sends can throw out.
+ */
+
+export interface CoreEnv {
+  readonly signer: Signer;
+  /** Fresh random bytes (nonces, locks, reset tokens). Injected so tests replay exactly. */
+  random(length: number): Uint8Array;
+}
+
+class Ctx {
+  readonly effects: Effect[] = [];
+  readonly changes: ChangeSet = emptyChangeSet();
+  readonly faults: PeerFault[] = [];
+  /** Friends that may have something to send once the event is handled. */
+  readonly wake = new Set<string>();
+  constructor(readonly state: FunderState, readonly env: CoreEnv, readonly nowMs: number) {}
+
+  toApp(appId: string, message: AppMessage): void {
+    this.effects.push({ kind: 'toApp', appId, message });
+  }
+  send(friend: Friend, message: FriendMessage): void {
+    this.effects.push({ kind: 'sendFriend', friend: friend.publicKey, message });
+  }
+  tx(friendKey: string, currency: Currency, side: 'L' | 'R', requestKey: string): void {
+    this.changes.txs.add(`${friendKey}\0${currency}\0${side}\0${requestKey}`);
+  }
+  upstream(key: string): void {
+    this.changes.upstream.add(key);
+  }
+}
+
+export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent, nowMs: number): FunderOutput {
+  const ctx = new Ctx(state, env, nowMs);
+  switch (event.kind) {
+    case 'friendMessage':
+      onFriendMessage(ctx, event.friend, event.message);
+      break;
+    case 'friendOnline': {
+      const friend = state.friends.get(idKey(event.friend));
+      if (friend !== undefined && !friend.online) {
+        friend.online = true;
+        friend.resendPending = true;
+        friend.tokenRequested = false;
+        ctx.wake.add(friend.key);
+      }
+      break;
+    }
+    case 'friendOffline': {
+      const friend = state.friends.get(idKey(event.friend));
+      if (friend !== undefined && friend.online) {
+        friend.online = false;
+        friend.remoteWantsToken = false;
+        failQueuedRequests(ctx, friend);
+      }
+      break;
+    }
+    case 'app':
+      onAppCommand(ctx, event.appId, event.appRequestId, event.command);
+      break;
+    case 'tick':
+      onTick(ctx);
+      break;
+  }
+  for (const key of ctx.wake) {
+    const friend = state.friends.get(key);
+    if (friend !== undefined) flush(ctx, friend);
+  }
+  return { effects: ctx.effects, changes: ctx.changes, faults: ctx.faults };
+}
+
+/** Effects to re-issue after a restart: every online friend gets a resend (idempotent by design). */
+export function resumeEffects(state: FunderState, env: CoreEnv, nowMs: number, online: readonly PublicKey[]): FunderOutput {
+  let effects: Effect[] = [];
+  const changes = emptyChangeSet();
+  for (const key of online) {
+    const out = handleEvent(state, env, { kind: 'friendOnline', friend: key }, nowMs);
+    effects = effects.concat(out.effects);
+    for (const k of out.changes.channels) changes.channels.add(k);
+  }
+  return { effects, changes, faults: [] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+function hasWork(friend: Friend): boolean {
+  return friend.backwards.length > 0 || friend.requests.length > 0 || friend.userRequests.length > 0;
+}
+
+function announcedFor(friend: Friend): Currency[] {
+  return [...friend.configs.keys()].sort(compareCurrencies);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Sends whatever this friend is owed: a move if we hold the token, else a request for it. */
+function flush(ctx: Ctx, friend: Friend): void {
+  if (!friend.enabled || !friend.online) return;
+  if (friend.inconsistency !== null) {
+    if (friend.resendPending) {
+      friend.resendPending = false;
+      ctx.send(friend, { kind: 'inconsistencyError', resetTerms: friend.inconsistency.localTerms });
+    }
+    return;
+  }
+  const ch = friend.channel;
+  if (ch.direction === 'outgoing') {
+    const work = hasWork(friend);
+    if (friend.resendPending || (work && !friend.tokenRequested)) {
+      friend.resendPending = false;
+      if (work) friend.tokenRequested = true;
+      if (ch.moveTokenCounter > 0n || ch.lastIncomingDigest !== null) {
+        ctx.send(friend, { kind: 'moveTokenRequest', moveToken: ch.lastOutgoing, tokenWanted: work });
+      }
+    }
+    return;
+  }
+  const announced = announcedFor(friend);
+  const announce = sameList(announced, ch.localAnnounced) ? null : announced;
+  const relaysChanged = friend.sentRelaysKey !== relaysKey(ctx.state.relays);
+  if (!hasWork(friend) && announce === null && !relaysChanged && !friend.remoteWantsToken && !friend.resendPending) return;
+  const draft = beginMove(ch, announce);
+  if (draft === null) return;
+  const sent: CurrencyOp[] = [];
+  const fill = (queue: QueuedOp[], isRequest: boolean): void => {
+    while (queue.length > 0 && draft.ops.length < MAX_OPS_PER_MOVE) {
+      const item = queue[0];
+      const err = tryAddOp(draft, item.currency, item.op);
+      if (err === 'ERR_TC_BATCH_FULL') return;
+      queue.shift();
+      if (err === null) sent.push(item);
+      else if (isRequest) failRequest(ctx, item.op.requestId, 'queued request no longer applies');
+    }
+  };
+  fill(friend.backwards, false);
+  fill(friend.requests, true);
+  fill(friend.userRequests, true);
+  const relays = relaysChanged ? ctx.state.relays : null;
+  const move = finishMove(draft, relays, ctx.env.signer, ctx.env.random(16));
+  if (relaysChanged) friend.sentRelaysKey = relaysKey(ctx.state.relays);
+  ctx.changes.channels.add(friend.key);
+  ctx.changes.friends.add(friend.key);
+  for (const item of sent) afterSent(ctx, friend, item);
+  const work = hasWork(friend);
+  friend.remoteWantsToken = false;
+  friend.resendPending = false;
+  friend.tokenRequested = work;
+  ctx.send(friend, { kind: 'moveTokenRequest', moveToken: move, tokenWanted: work || relays !== null });
+}
+
+/** Bookkeeping once an operation has entered the channel. */
+function afterSent(ctx: Ctx, friend: Friend, item: QueuedOp): void {
+  const op = item.op;
+  const rk = idKey(op.requestId);
+  switch (op.kind) {
+    case 'request':
+    case 'expire':
+      ctx.tx(friend.key, item.currency, 'L', rk);
+      break;
+    default:
+      ctx.tx(friend.key, item.currency, 'R', rk);
+  }
+  if (op.kind === 'expire') {
+    // Withdrawn in-channel: the friend can no longer answer, so the origin is released.
+    deleteDeadline(ctx, rk);
+    releaseUpstream(ctx, op.requestId, 'request expired');
+  } else if (op.kind === 'cancel' || op.kind === 'collect') {
+    const dk = downstreamKey(friend.key, item.currency, rk);
+    if (ctx.state.downstream.delete(dk)) ctx.changes.downstream.add(dk);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving from friends
+
+function onFriendMessage(ctx: Ctx, friendPk: PublicKey, message: FriendMessage): void {
+  const friend = ctx.state.friends.get(idKey(friendPk));
+  if (friend === undefined || !friend.enabled) {
+    ctx.faults.push({ friend: friendPk, code: 'ERR_FUNDER_UNKNOWN_SENDER' });
+    return;
+  }
+  if (message.kind === 'inconsistencyError') {
+    onInconsistencyError(ctx, friend, message.resetTerms);
+    return;
+  }
+  if (friend.inconsistency !== null) {
+    if (!tryAcceptReset(ctx, friend, message.moveToken)) {
+      friend.resendPending = true;
+      ctx.wake.add(friend.key);
+    }
+    return;
+  }
+  const result = receiveMove(friend.channel, message.moveToken);
+  switch (result.kind) {
+    case 'duplicate':
+      if (message.tokenWanted) friend.remoteWantsToken = true;
+      ctx.wake.add(friend.key);
+      return;
+    case 'retransmit':
+      friend.resendPending = true;
+      ctx.wake.add(friend.key);
+      return;
+    case 'ignored':
+      ctx.faults.push({ friend: friendPk, code: result.error });
+      return;
+    case 'rejected':
+      ctx.faults.push({ friend: friendPk, code: result.error });
+      detectInconsistency(ctx, friend);
+      return;
+    case 'applied':
+      break;
+  }
+  ctx.changes.channels.add(friend.key);
+  friend.tokenRequested = false;
+  if (message.tokenWanted) friend.remoteWantsToken = true;
+  if (result.relays !== null) {
+    friend.relays = [...result.relays];
+    ctx.changes.friends.add(friend.key);
+  }
+  processAppliedOps(ctx, friend, result.ops);
+  ctx.wake.add(friend.key);
+}
+
+function processAppliedOps(ctx: Ctx, friend: Friend, ops: readonly CurrencyOp[]): void {
+  // Trust is checked request by request in order, against what the friend already owed before
+  // this move plus the requests of this move accepted so far.
+  const running = new Map<Currency, bigint>();
+  for (const { currency, op } of ops) {
+    if (op.kind === 'request') {
+      const mc = friend.channel.mutualCredits.get(currency)!;
+      if (!running.has(currency)) {
+        let inMove = 0n;
+        for (const o of ops) if (o.currency === currency && o.op.kind === 'request' && mc.remote.has(idKey(o.op.requestId))) inMove += frozenAmount(o.op);
+        running.set(currency, mc.remotePending - inMove);
+      }
+    }
+  }
+  for (const { currency, op } of ops) {
+    const rk = idKey(op.requestId);
+    switch (op.kind) {
+      case 'request': {
+        ctx.tx(friend.key, currency, 'R', rk);
+        const mc = friend.channel.mutualCredits.get(currency)!;
+        const maxDebt = friend.configs.get(currency)?.remoteMaxDebt ?? 0n;
+        const pending = running.get(currency)! + frozenAmount(op);
+        if (mc.balance + pending > maxDebt) {
+          queueBackwards(ctx, friend, currency, { kind: 'cancel', requestId: op.requestId });
+          break;
+        }
+        running.set(currency, pending);
+        onIncomingRequest(ctx, friend, currency, op);
+        break;
+      }
+      case 'response':
+        ctx.tx(friend.key, currency, 'L', rk);
+        onResponse(ctx, friend, currency, op);
+        break;
+      case 'cancel':
+        ctx.tx(friend.key, currency, 'L', rk);
+        deleteDeadline(ctx, rk);
+        releaseUpstream(ctx, op.requestId, 'cancelled downstream');
+        break;
+      case 'collect': {
+        ctx.tx(friend.key, currency, 'L', rk);
+        deleteDeadline(ctx, rk);
+        onCollect(ctx, op.requestId, op.srcPlainLock, op.destPlainLock);
+        break;
+      }
+      case 'expire':
+        ctx.tx(friend.key, currency, 'R', rk);
+        onExpired(ctx, friend, currency, op.requestId);
+        break;
+    }
+  }
+}
+
+function queueBackwards(ctx: Ctx, friend: Friend, currency: Currency, op: QueuedOp['op']): void {
+  friend.backwards.push({ currency, op });
+  ctx.changes.friends.add(friend.key);
+  ctx.wake.add(friend.key);
+}
+
+function canCarry(friend: Friend, currency: Currency): boolean {
+  return friend.enabled && friend.online && friend.inconsistency === null && friend.channel.mutualCredits.has(currency);
+}
+
+function onIncomingRequest(ctx: Ctx, from: Friend, currency: Currency, op: RequestOp): void {
+  const rk = idKey(op.requestId);
+  const cancel = (): void => queueBackwards(ctx, from, currency, { kind: 'cancel', requestId: op.requestId });
+  if (op.route.length === 0) {
+    acceptAtDestination(ctx, from, currency, op, cancel);
+    return;
+  }
+  const inCfg = from.configs.get(currency);
+  const next = ctx.state.friends.get(idKey(op.route[0]));
+  const outCfg = next?.configs.get(currency);
+  if (inCfg === undefined || !inCfg.isOpen || next === undefined || outCfg === undefined || !outCfg.isOpen || !canCarry(next, currency)) {
+    cancel();
+    return;
+  }
+  const fee = calcFee(inCfg.rate, op.destPayment);
+  const ttlMs = op.ttlMs - HOP_TTL_MARGIN_MS;
+  // A request id is forwarded at most once, whoever sends it: a second copy would make the next
+  // hop reject our whole move.
+  if (fee === null || fee > op.leftFees || ctx.state.upstream.has(rk) || ttlMs < HOP_TTL_MARGIN_MS
+    || next.requests.length >= MAX_QUEUED_REQUESTS) {
+    cancel();
+    return;
+  }
+  const forwarded: RequestOp = { ...op, route: op.route.slice(1), leftFees: op.leftFees - fee, ttlMs };
+  next.requests.push({ currency, op: forwarded });
+  ctx.changes.friends.add(next.key);
+  ctx.wake.add(next.key);
+  ctx.state.upstream.set(rk, { kind: 'friend', friendKey: from.key, currency });
+  ctx.upstream(rk);
+  const dk = downstreamKey(from.key, currency, rk);
+  ctx.state.downstream.set(dk, { kind: 'friend', friendKey: next.key });
+  ctx.changes.downstream.add(dk);
+  ctx.state.deadlines.set(rk, { friendKey: next.key, currency, expiresAtMs: ctx.nowMs + ttlMs });
+  ctx.changes.deadlines.add(rk);
+}
+
+function acceptAtDestination(ctx: Ctx, from: Friend, currency: Currency, op: RequestOp, cancel: () => void): void {
+  const invoice = ctx.state.invoices.get(idKey(op.invoiceId));
+  const rk = idKey(op.requestId);
+  if (invoice === undefined || invoice.currency !== currency || invoice.totalDestPayment !== op.totalDestPayment
+    || (invoice.srcHashedLock !== null && !bytesEqual(invoice.srcHashedLock, op.srcHashedLock))
+    || invoice.txs.has(rk) || invoice.accepted + op.destPayment > invoice.totalDestPayment) {
+    cancel();
+    return;
+  }
+  invoice.srcHashedLock ??= op.srcHashedLock;
+  invoice.txs.set(rk, { friendKey: from.key, currency, requestId: op.requestId, destPayment: op.destPayment });
+  invoice.accepted += op.destPayment;
+  ctx.changes.invoices.add(idKey(invoice.invoiceId));
+  const dk = downstreamKey(from.key, currency, rk);
+  ctx.state.downstream.set(dk, { kind: 'invoice', invoiceKey: idKey(invoice.invoiceId) });
+  ctx.changes.downstream.add(dk);
+  const randNonce = ctx.env.random(16);
+  const destHashedLock = hashLock(invoice.destPlainLock);
+  const isComplete = invoice.accepted === invoice.totalDestPayment;
+  const signature = ctx.env.signer.sign(SigningDomain.FundsResponse, responseSignedBytes({
+    responseHash: responseHash(op.requestId, randNonce),
+    srcHashedLock: op.srcHashedLock,
+    destHashedLock,
+    isComplete,
+    destPayment: op.destPayment,
+    totalDestPayment: op.totalDestPayment,
+    invoiceId: op.invoiceId,
+    currency,
+  }));
+  queueBackwards(ctx, from, currency, { kind: 'response', requestId: op.requestId, destHashedLock, isComplete, randNonce, signature });
+}
+
+function onResponse(ctx: Ctx, _from: Friend, _currency: Currency, op: ResponseOp): void {
+  const rk = idKey(op.requestId);
+  deleteDeadline(ctx, rk);
+  const up = ctx.state.upstream.get(rk);
+  if (up === undefined || up.kind === 'orphan') return;
+  if (up.kind === 'friend') {
+    const origin = ctx.state.friends.get(up.friendKey);
+    if (origin !== undefined) queueBackwards(ctx, origin, up.currency, op);
+    return;
+  }
+  const payment = ctx.state.payments.get(up.paymentKey);
+  const ptx = payment?.txs.get(rk);
+  if (payment === undefined || ptx === undefined) return;
+  ptx.status = 'responded';
+  ptx.response = op;
+  ctx.changes.payments.add(up.paymentKey);
+  let outcome: TransactionOutcome = { kind: 'success' };
+  if (op.isComplete) {
+    const commit: Commit = {
+      responseHash: responseHash(op.requestId, op.randNonce),
+      srcPlainLock: payment.srcPlainLock,
+      destHashedLock: op.destHashedLock,
+      destPayment: ptx.destPayment,
+      totalDestPayment: payment.totalDestPayment,
+      invoiceId: payment.invoiceId,
+      currency: payment.currency,
+      signature: op.signature,
+    };
+    payment.commit = commit;
+    outcome = { kind: 'complete', commit };
+  }
+  ctx.toApp(payment.appId, { kind: 'transactionResult', paymentId: payment.paymentId, requestId: op.requestId, outcome });
+}
+
+function onCollect(ctx: Ctx, requestId: Uid, srcPlainLock: Uint8Array, destPlainLock: Uint8Array): void {
+  const rk = idKey(requestId);
+  const up = ctx.state.upstream.get(rk);
+  if (up === undefined) return;
+  ctx.state.upstream.delete(rk);
+  ctx.upstream(rk);
+  if (up.kind === 'orphan') return;
+  if (up.kind === 'friend') {
+    const origin = ctx.state.friends.get(up.friendKey);
+    if (origin !== undefined) queueBackwards(ctx, origin, up.currency, { kind: 'collect', requestId, srcPlainLock, destPlainLock });
+    return;
+  }
+  const payment = ctx.state.payments.get(up.paymentKey);
+  const ptx = payment?.txs.get(rk);
+  if (payment === undefined || ptx === undefined) return;
+  ptx.status = 'collected';
+  ctx.changes.payments.add(up.paymentKey);
+  if (ptx.response !== null && ptx.response.isComplete && payment.receipt === null) {
+    payment.receipt = {
+      responseHash: responseHash(requestId, ptx.response.randNonce),
+      invoiceId: payment.invoiceId,
+      currency: payment.currency,
+      srcPlainLock,
+      destPlainLock,
+      isComplete: true,
+      destPayment: ptx.destPayment,
+      totalDestPayment: payment.totalDestPayment,
+      signature: ptx.response.signature,
+    };
+  }
+  settlePayment(ctx, payment);
+}
+
+/** The friend withdrew a request it had sent us. */
+function onExpired(ctx: Ctx, friend: Friend, currency: Currency, requestId: Uid): void {
+  const rk = idKey(requestId);
+  const dk = downstreamKey(friend.key, currency, rk);
+  const down = ctx.state.downstream.get(dk);
+  if (down === undefined) return;
+  ctx.state.downstream.delete(dk);
+  ctx.changes.downstream.add(dk);
+  if (down.kind === 'invoice') {
+    const invoice = ctx.state.invoices.get(down.invoiceKey);
+    const itx = invoice?.txs.get(rk);
+    if (invoice !== undefined && itx !== undefined) {
+      invoice.txs.delete(rk);
+      invoice.accepted -= itx.destPayment;
+      ctx.changes.invoices.add(down.invoiceKey);
+    }
+    return;
+  }
+  const next = ctx.state.friends.get(down.friendKey);
+  if (next === undefined) return;
+  if (removeQueuedRequest(next, rk)) {
+    ctx.changes.friends.add(next.key);
+    ctx.state.upstream.delete(rk);
+    ctx.upstream(rk);
+    deleteDeadline(ctx, rk);
+    return;
+  }
+  // In the next channel: nobody upstream will pay for it any more. Withdraw it if still
+  // unanswered; if it was answered we remain liable to the next hop and settle it here.
+  ctx.state.upstream.set(rk, { kind: 'orphan' });
+  ctx.upstream(rk);
+  const tx = next.channel.mutualCredits.get(currency)?.local.get(rk);
+  if (tx !== undefined && tx.stage.kind === 'request') queueBackwards(ctx, next, currency, { kind: 'expire', requestId });
+}
+
+function removeQueuedRequest(friend: Friend, rk: string): boolean {
+  for (const queue of [friend.requests, friend.userRequests]) {
+    const index = queue.findIndex((item) => idKey(item.op.requestId) === rk);
+    if (index >= 0) {
+      queue.splice(index, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+function deleteDeadline(ctx: Ctx, rk: string): void {
+  if (ctx.state.deadlines.delete(rk)) ctx.changes.deadlines.add(rk);
+}
+
+/**
+ * A request we sent (or queued) will never be paid: tell whoever sent it to us, or the buyer.
+ * Called only once nobody downstream can still answer it.
+ */
+function releaseUpstream(ctx: Ctx, requestId: Uid, _why: string): void {
+  const rk = idKey(requestId);
+  const up = ctx.state.upstream.get(rk);
+  if (up === undefined) return;
+  ctx.state.upstream.delete(rk);
+  ctx.upstream(rk);
+  if (up.kind === 'friend') {
+    const origin = ctx.state.friends.get(up.friendKey);
+    if (origin !== undefined && origin.inconsistency === null) {
+      queueBackwards(ctx, origin, up.currency, { kind: 'cancel', requestId });
+    }
+  } else if (up.kind === 'payment') {
+    failPaymentTx(ctx, up.paymentKey, requestId);
+  }
+}
+
+function failRequest(ctx: Ctx, requestId: Uid, why: string): void {
+  deleteDeadline(ctx, idKey(requestId));
+  releaseUpstream(ctx, requestId, why);
+}
+
+function failPaymentTx(ctx: Ctx, paymentKey: string, requestId: Uid): void {
+  const payment = ctx.state.payments.get(paymentKey);
+  const ptx = payment?.txs.get(idKey(requestId));
+  if (payment === undefined || ptx === undefined || ptx.status === 'failed') return;
+  ptx.status = 'failed';
+  ctx.changes.payments.add(paymentKey);
+  ctx.toApp(payment.appId, { kind: 'transactionResult', paymentId: payment.paymentId, requestId, outcome: { kind: 'failure' } });
+  settlePayment(ctx, payment);
+}
+
+function failQueuedRequests(ctx: Ctx, friend: Friend): void {
+  const queued = [...friend.requests, ...friend.userRequests];
+  if (queued.length === 0) return;
+  friend.requests = [];
+  friend.userRequests = [];
+  ctx.changes.friends.add(friend.key);
+  for (const item of queued) failRequest(ctx, item.op.requestId, 'next hop unavailable');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments (buyer side)
+
+function paymentStatus(payment: Payment | undefined): PaymentStatus {
+  if (payment === undefined) return { kind: 'notFound' };
+  if (payment.receipt !== null) return { kind: 'success', receipt: payment.receipt, ackUid: payment.ackUid };
+  const open = [...payment.txs.values()].some((tx) => tx.status === 'pending' || tx.status === 'responded');
+  if (payment.closing && !open) return { kind: 'canceled', ackUid: payment.ackUid };
+  return { kind: 'inProgress' };
+}
+
+function settlePayment(ctx: Ctx, payment: Payment): void {
+  if (payment.closeWaiter === null) return;
+  const status = paymentStatus(payment);
+  if (status.kind === 'inProgress') return;
+  ctx.toApp(payment.closeWaiter, { kind: 'paymentStatus', paymentId: payment.paymentId, status });
+  payment.closeWaiter = null;
+  ctx.changes.payments.add(idKey(payment.paymentId));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines
+//
+// Every request carries a lifetime that shrinks by a margin at each hop, so the hop furthest
+// along gives up first. A hop gives up on a request only in ways that cannot leave it liable:
+// one still queued (never sent) is dropped and cancelled upstream; one sent to the destination is
+// withdrawn (Expire) if still unanswered, then cancelled upstream; one sent to a forwarder waits
+// for that forwarder's own cancel. Cancels thus run back hop by hop, and once the seller has
+// answered only the seller cancels. Credit stays frozen only while a hop on the path is
+// unreachable, and is released when it returns.
+
+function onTick(ctx: Ctx): void {
+  const expired: string[] = [];
+  for (const [rk, deadline] of ctx.state.deadlines) if (deadline.expiresAtMs <= ctx.nowMs) expired.push(rk);
+  for (const rk of expired) {
+    const deadline = ctx.state.deadlines.get(rk)!;
+    const friend = ctx.state.friends.get(deadline.friendKey);
+    if (friend === undefined) {
+      deleteDeadline(ctx, rk);
+      continue;
+    }
+    const queued = [...friend.requests, ...friend.userRequests].find((item) => idKey(item.op.requestId) === rk);
+    if (queued !== undefined) {
+      removeQueuedRequest(friend, rk);
+      ctx.changes.friends.add(friend.key);
+      failRequest(ctx, queued.op.requestId, 'deadline passed in queue');
+      continue;
+    }
+    const tx = friend.channel.mutualCredits.get(deadline.currency)?.local.get(rk);
+    deleteDeadline(ctx, rk);
+    // Only a destination is asked to give a request back: it has nothing downstream. A forwarder
+    // might still be answered from further on, so withdrawing its request could leave it owing
+    // what it can no longer collect; it cancels towards us itself at its own, earlier deadline.
+    if (tx !== undefined && tx.stage.kind === 'request' && tx.request.route.length === 0 && friend.inconsistency === null) {
+      queueBackwards(ctx, friend, deadline.currency, { kind: 'expire', requestId: tx.request.requestId });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inconsistency and reset
+
+function makeTerms(ctx: Ctx, friend: Friend): ResetTerms {
+  const ch = friend.channel;
+  const balanceForReset = [...ch.mutualCredits.entries()]
+    .sort(([a], [b]) => compareCurrencies(a, b))
+    .map(([currency, mc]) => ({ currency, balance: mc.balance + mc.remotePending }));
+  const unsigned = { resetToken: ctx.env.random(64), inconsistencyCounter: (ch.inconsistencyCounter + 1n) & ((1n << 64n) - 1n), balanceForReset };
+  const signature = ctx.env.signer.sign(SigningDomain.ResetTerms, resetTermsSignedBytes(ctx.state.localPublicKey, friend.publicKey, unsigned));
+  return { ...unsigned, signature };
+}
+
+/**
+ * Freezes the channel. Our terms count the friend's requests to us as paid and ours to it as
+ * cancelled, so every request we sent it is released upstream and nothing more moves until a
+ * reset both sides signed.
+ */
+function enterInconsistent(ctx: Ctx, friend: Friend, remoteTerms: ResetTerms | null): void {
+  friend.inconsistency = { localTerms: makeTerms(ctx, friend), remoteTerms };
+  friend.backwards = [];
+  failQueuedRequests(ctx, friend);
+  for (const [currency, mc] of friend.channel.mutualCredits) {
+    for (const [rk, tx] of mc.local) {
+      deleteDeadline(ctx, rk);
+      releaseUpstream(ctx, tx.request.requestId, 'channel inconsistent');
+    }
+    for (const rk of mc.remote.keys()) orphanDownstream(ctx, friend, currency, rk);
+  }
+  friend.resendPending = true;
+  ctx.changes.friends.add(friend.key);
+  ctx.wake.add(friend.key);
+}
+
+/** A request the friend sent us can no longer be answered to it; whatever we forwarded stays liable to us. */
+function orphanDownstream(ctx: Ctx, friend: Friend, currency: Currency, rk: string): void {
+  const dk = downstreamKey(friend.key, currency, rk);
+  const down = ctx.state.downstream.get(dk);
+  if (down === undefined) return;
+  ctx.state.downstream.delete(dk);
+  ctx.changes.downstream.add(dk);
+  if (down.kind === 'invoice') {
+    const invoice = ctx.state.invoices.get(down.invoiceKey);
+    const itx = invoice?.txs.get(rk);
+    if (invoice !== undefined && itx !== undefined) {
+      invoice.txs.delete(rk);
+      invoice.accepted -= itx.destPayment;
+      ctx.changes.invoices.add(down.invoiceKey);
+    }
+    return;
+  }
+  const next = ctx.state.friends.get(down.friendKey);
+  if (next !== undefined && removeQueuedRequest(next, rk)) {
+    ctx.changes.friends.add(next.key);
+    ctx.state.upstream.delete(rk);
+    deleteDeadline(ctx, rk);
+  } else {
+    ctx.state.upstream.set(rk, { kind: 'orphan' });
+  }
+  ctx.upstream(rk);
+}
+
+function detectInconsistency(ctx: Ctx, friend: Friend): void {
+  if (friend.inconsistency === null) enterInconsistent(ctx, friend, null);
+  else {
+    friend.resendPending = true;
+    ctx.wake.add(friend.key);
+  }
+}
+
+function validTerms(terms: ResetTerms): boolean {
+  if (terms.resetToken.byteLength !== 64 || terms.signature.byteLength !== 64) return false;
+  if (terms.balanceForReset.length > MAX_CURRENCIES_PER_FRIEND) return false;
+  const seen = new Set<string>();
+  for (const b of terms.balanceForReset) {
+    if (!isValidCurrency(b.currency) || seen.has(b.currency)) return false;
+    if (b.balance < -(1n << 127n) || b.balance >= 1n << 127n) return false;
+    seen.add(b.currency);
+  }
+  return true;
+}
+
+function onInconsistencyError(ctx: Ctx, friend: Friend, terms: ResetTerms): void {
+  if (!validTerms(terms) || !verifyResetTerms(friend.publicKey, ctx.state.localPublicKey, terms)) {
+    ctx.faults.push({ friend: friend.publicKey, code: 'ERR_FUNDER_BAD_RESET_TERMS' });
+    return;
+  }
+  if (friend.inconsistency === null) {
+    enterInconsistent(ctx, friend, terms);
+  } else {
+    friend.inconsistency.remoteTerms = terms;
+    ctx.changes.friends.add(friend.key);
+  }
+}
+
+function resetChannel(friend: Friend, balances: readonly { currency: Currency; balance: bigint }[], inconsistencyCounter: bigint): TokenChannel {
+  const ch = friend.channel;
+  const mcs = new Map<Currency, MutualCredit>();
+  for (const b of balances) mcs.set(b.currency, { ...newMutualCredit(), balance: b.balance });
+  const currencies = balances.map((b) => b.currency).sort(compareCurrencies);
+  return {
+    ...ch,
+    mutualCredits: mcs,
+    localAnnounced: currencies,
+    remoteAnnounced: currencies,
+    inconsistencyCounter,
+    moveTokenCounter: 0n,
+    lastIncomingDigest: null,
+    recentIncoming: [],
+  };
+}
+
+function ensureConfigs(ctx: Ctx, friend: Friend, currencies: readonly Currency[]): void {
+  for (const currency of currencies) {
+    if (!friend.configs.has(currency)) friend.configs.set(currency, { rate: { mul: 0, add: 0 }, remoteMaxDebt: 0n, isOpen: false });
+  }
+  ctx.changes.friends.add(friend.key);
+}
+
+function clearChannelTxs(ctx: Ctx, friend: Friend): void {
+  for (const [currency, mc] of friend.channel.mutualCredits) {
+    for (const rk of mc.local.keys()) ctx.tx(friend.key, currency, 'L', rk);
+    for (const rk of mc.remote.keys()) ctx.tx(friend.key, currency, 'R', rk);
+  }
+}
+
+/** The app accepts the friend's terms: we sign a move that starts the channel again from them. */
+function proposeReset(ctx: Ctx, friend: Friend, resetToken: Uint8Array): AppError | null {
+  const remote = friend.inconsistency?.remoteTerms ?? null;
+  if (friend.inconsistency === null || remote === null) return err('ERR_FUNDER_NOT_INCONSISTENT', 'no reset terms from this friend');
+  if (!bytesEqual(remote.resetToken, resetToken)) return err('ERR_FUNDER_BAD_RESET_TOKEN', 'reset token does not match the terms');
+  clearChannelTxs(ctx, friend);
+  const balances = remote.balanceForReset.map((b) => ({ currency: b.currency, balance: -b.balance }));
+  const ch = resetChannel(friend, balances, remote.inconsistencyCounter);
+  const info = tokenInfo(ch, ch.mutualCredits, 0n, 'local');
+  const base = { oldToken: remote.resetToken, ops: [], relays: ctx.state.relays, activeCurrencies: null };
+  const prefix = prefixHash(base);
+  const infoHash = tokenInfoHash(info);
+  const randNonce = ctx.env.random(16);
+  const newToken = ctx.env.signer.sign(SigningDomain.MoveToken, moveSignedBytes(prefix, infoHash, randNonce));
+  const move: MoveToken = { ...base, infoHash, randNonce, newToken };
+  friend.channel = { ...ch, direction: 'outgoing', lastOutgoing: move, lastIncomingToken: remote.resetToken };
+  friend.inconsistency = null;
+  friend.sentRelaysKey = relaysKey(ctx.state.relays);
+  ensureConfigs(ctx, friend, balances.map((b) => b.currency));
+  friend.tokenRequested = true;
+  ctx.changes.channels.add(friend.key);
+  if (friend.online && friend.enabled) ctx.send(friend, { kind: 'moveTokenRequest', moveToken: move, tokenWanted: true });
+  return null;
+}
+
+/** While inconsistent, the only move we accept is a reset built on our own signed terms. */
+function tryAcceptReset(ctx: Ctx, friend: Friend, move: MoveToken): boolean {
+  const local = friend.inconsistency!.localTerms;
+  if (checkMoveShape(move) !== null || move.ops.length !== 0 || !bytesEqual(move.oldToken, local.resetToken)) return false;
+  const prefix = prefixHash(move);
+  if (!verifyMoveSignature(friend.publicKey, move, prefix)) return false;
+  const ch = resetChannel(friend, local.balanceForReset, local.inconsistencyCounter);
+  if (!bytesEqual(tokenInfoHash(tokenInfo(ch, ch.mutualCredits, 0n, 'remote')), move.infoHash)) return false;
+  clearChannelTxs(ctx, friend);
+  friend.channel = {
+    ...ch,
+    direction: 'incoming',
+    lastIncomingToken: move.newToken,
+    lastIncomingDigest: moveDigest(move, prefix),
+  };
+  if (move.relays !== null) friend.relays = [...move.relays];
+  friend.inconsistency = null;
+  ensureConfigs(ctx, friend, local.balanceForReset.map((b) => b.currency));
+  friend.remoteWantsToken = true;
+  friend.sentRelaysKey = null;
+  ctx.changes.channels.add(friend.key);
+  ctx.wake.add(friend.key);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// App commands
+
+function err(code: AppErrorCode, message: string): AppError {
+  return { code, message };
+}
+
+const isKey = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.byteLength === 32;
+const isUid = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.byteLength === 16;
+const isAmount = (v: unknown): v is bigint => typeof v === 'bigint' && v >= 0n && v <= U128_MAX;
+const isName = (v: unknown): v is string => typeof v === 'string' && Buffer.byteLength(v, 'utf8') <= MAX_NAME_BYTES;
+
+function validRelays(relays: unknown): relays is RelayAddress[] {
+  return Array.isArray(relays) && relays.length <= MAX_RELAYS && relays.every((r: RelayAddress) =>
+    typeof r === 'object' && r !== null && isKey(r.publicKey) && typeof r.address === 'string'
+    && Buffer.byteLength(r.address, 'utf8') <= MAX_ADDRESS_BYTES);
+}
+
+function onAppCommand(ctx: Ctx, appId: string, appRequestId: string, command: AppCommand): void {
+  let error: AppError | null;
+  try {
+    error = runCommand(ctx, appId, command);
+  } catch (cause) {
+    // Malformed values from the node's mapping (wrong types) end here; state checks come first
+    // in every command, so nothing was changed yet.
+    error = err('ERR_FUNDER_BAD_ARGUMENT', cause instanceof Error ? cause.message : 'malformed command');
+  }
+  ctx.effects.unshift({ kind: 'toApp', appId, message: { kind: 'ack', appRequestId, error } });
+}
+
+function friendOf(ctx: Ctx, key: unknown): Friend | AppError {
+  if (!isKey(key)) return err('ERR_FUNDER_BAD_ARGUMENT', 'public key must be 32 bytes');
+  return ctx.state.friends.get(idKey(key)) ?? err('ERR_FUNDER_UNKNOWN_FRIEND', 'no such friend');
+}
+
+function isError(v: unknown): v is AppError {
+  return typeof v === 'object' && v !== null && 'code' in v && 'message' in v && !('publicKey' in v);
+}
+
+function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
+  const s = ctx.state;
+  switch (c.kind) {
+    case 'setRelays': {
+      if (!validRelays(c.relays)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid relays');
+      s.relays = [...c.relays];
+      ctx.changes.node = true;
+      for (const friend of s.friends.values()) ctx.wake.add(friend.key);
+      return null;
+    }
+    case 'addFriend': {
+      if (!isKey(c.publicKey) || !isName(c.name) || !validRelays(c.relays)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid friend');
+      if (bytesEqual(c.publicKey, s.localPublicKey)) return err('ERR_FUNDER_SELF', 'cannot befriend ourselves');
+      const key = idKey(c.publicKey);
+      if (s.friends.has(key)) return err('ERR_FUNDER_FRIEND_EXISTS', 'friend already added');
+      s.friends.set(key, newFriend(s.localPublicKey, new Uint8Array(c.publicKey), c.name, [...c.relays]));
+      ctx.changes.friends.add(key);
+      ctx.changes.channels.add(key);
+      return null;
+    }
+    case 'removeFriend': {
+      const friend = friendOf(ctx, c.publicKey);
+      if (isError(friend)) return friend;
+      removeFriend(ctx, friend);
+      return null;
+    }
+    case 'enableFriend':
+    case 'disableFriend': {
+      const friend = friendOf(ctx, c.publicKey);
+      if (isError(friend)) return friend;
+      friend.enabled = c.kind === 'enableFriend';
+      if (!friend.enabled) failQueuedRequests(ctx, friend);
+      else ctx.wake.add(friend.key);
+      ctx.changes.friends.add(friend.key);
+      return null;
+    }
+    case 'setFriendName': {
+      const friend = friendOf(ctx, c.publicKey);
+      if (isError(friend)) return friend;
+      if (!isName(c.name)) return err('ERR_FUNDER_BAD_ARGUMENT', 'name too long');
+      friend.name = c.name;
+      ctx.changes.friends.add(friend.key);
+      return null;
+    }
+    case 'setFriendRelays': {
+      const friend = friendOf(ctx, c.publicKey);
+      if (isError(friend)) return friend;
+      if (!validRelays(c.relays)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid relays');
+      friend.relays = [...c.relays];
+      ctx.changes.friends.add(friend.key);
+      return null;
+    }
+    case 'openCurrency':
+    case 'closeCurrency':
+    case 'setMaxDebt':
+    case 'setRate': {
+      const friend = friendOf(ctx, c.publicKey);
+      if (isError(friend)) return friend;
+      if (!isValidCurrency(c.currency)) return err('ERR_FUNDER_BAD_ARGUMENT', 'currency must be 1-16 bytes of UTF-8');
+      if (c.kind === 'setMaxDebt' && !isAmount(c.remoteMaxDebt)) return err('ERR_FUNDER_BAD_ARGUMENT', 'max debt out of range');
+      if (c.kind === 'setRate' && !isValidRate(c.rate)) return err('ERR_FUNDER_BAD_ARGUMENT', 'rate out of range');
+      let cfg = friend.configs.get(c.currency);
+      if (cfg === undefined) {
+        if (friend.configs.size >= MAX_CURRENCIES_PER_FRIEND) return err('ERR_FUNDER_CURRENCY_LIMIT', 'too many currencies');
+        cfg = { rate: { mul: 0, add: 0 }, remoteMaxDebt: 0n, isOpen: false };
+        friend.configs.set(c.currency, cfg);
+        ctx.wake.add(friend.key);
+      }
+      if (c.kind === 'openCurrency') cfg.isOpen = true;
+      else if (c.kind === 'closeCurrency') {
+        cfg.isOpen = false;
+        const keep = friend.requests.filter((item) => item.currency !== c.currency);
+        const drop = friend.requests.filter((item) => item.currency === c.currency);
+        friend.requests = keep;
+        for (const item of drop) failRequest(ctx, item.op.requestId, 'currency closed');
+      } else if (c.kind === 'setMaxDebt') cfg.remoteMaxDebt = c.remoteMaxDebt;
+      else cfg.rate = { mul: c.rate.mul, add: c.rate.add };
+      ctx.changes.friends.add(friend.key);
+      return null;
+    }
+    case 'removeCurrency': {
+      const friend = friendOf(ctx, c.publicKey);
+      if (isError(friend)) return friend;
+      if (!isValidCurrency(c.currency)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid currency');
+      if (friend.channel.mutualCredits.has(c.currency)) return err('ERR_FUNDER_CURRENCY_ACTIVE', 'currency is active with this friend');
+      friend.configs.delete(c.currency);
+      ctx.changes.friends.add(friend.key);
+      ctx.wake.add(friend.key);
+      return null;
+    }
+    case 'resetFriendChannel': {
+      const friend = friendOf(ctx, c.publicKey);
+      if (isError(friend)) return friend;
+      if (!(c.resetToken instanceof Uint8Array)) return err('ERR_FUNDER_BAD_ARGUMENT', 'reset token must be bytes');
+      return proposeReset(ctx, friend, c.resetToken);
+    }
+    case 'addInvoice': {
+      if (!isKey(c.invoiceId) || !isValidCurrency(c.currency) || !isAmount(c.totalDestPayment) || c.totalDestPayment === 0n) {
+        return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid invoice');
+      }
+      const key = idKey(c.invoiceId);
+      if (s.invoices.has(key)) return err('ERR_FUNDER_INVOICE_EXISTS', 'invoice exists');
+      s.invoices.set(key, {
+        invoiceId: new Uint8Array(c.invoiceId), currency: c.currency, totalDestPayment: c.totalDestPayment,
+        destPlainLock: ctx.env.random(32), srcHashedLock: null, txs: new Map(), accepted: 0n,
+      });
+      ctx.changes.invoices.add(key);
+      return null;
+    }
+    case 'cancelInvoice': {
+      if (!isKey(c.invoiceId)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid invoice id');
+      const key = idKey(c.invoiceId);
+      const invoice = s.invoices.get(key);
+      if (invoice === undefined) return err('ERR_FUNDER_UNKNOWN_INVOICE', 'no such invoice');
+      // Only the seller may cancel after responding; this is that seller.
+      for (const [rk, tx] of invoice.txs) {
+        const friend = s.friends.get(tx.friendKey);
+        if (friend !== undefined) queueBackwards(ctx, friend, tx.currency, { kind: 'cancel', requestId: tx.requestId });
+        void rk;
+      }
+      s.invoices.delete(key);
+      ctx.changes.invoices.add(key);
+      return null;
+    }
+    case 'commitInvoice':
+      return commitInvoice(ctx, c.commit);
+    case 'createPayment': {
+      if (!isUid(c.paymentId) || !isKey(c.invoiceId) || !isValidCurrency(c.currency) || !isAmount(c.totalDestPayment)
+        || c.totalDestPayment === 0n || !isKey(c.destPublicKey)) {
+        return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid payment');
+      }
+      const key = idKey(c.paymentId);
+      if (s.payments.has(key)) return err('ERR_FUNDER_PAYMENT_EXISTS', 'payment exists');
+      s.payments.set(key, {
+        paymentId: new Uint8Array(c.paymentId), invoiceId: new Uint8Array(c.invoiceId), currency: c.currency,
+        totalDestPayment: c.totalDestPayment, destPublicKey: new Uint8Array(c.destPublicKey), srcPlainLock: ctx.env.random(32),
+        appId, closing: false, closeWaiter: null, txs: new Map(), commit: null, receipt: null, ackUid: ctx.env.random(16),
+      });
+      ctx.changes.payments.add(key);
+      return null;
+    }
+    case 'createTransaction':
+      return createTransaction(ctx, c);
+    case 'requestClosePayment':
+    case 'paymentStatus': {
+      if (!isUid(c.paymentId)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid payment id');
+      const key = idKey(c.paymentId);
+      const payment = s.payments.get(key);
+      if (c.kind === 'requestClosePayment' && payment !== undefined) {
+        payment.closing = true;
+        payment.closeWaiter = appId;
+        ctx.changes.payments.add(key);
+        settlePayment(ctx, payment);
+        return null;
+      }
+      ctx.toApp(appId, { kind: 'paymentStatus', paymentId: c.paymentId, status: paymentStatus(payment) });
+      return null;
+    }
+    case 'ackClosePayment': {
+      if (!isUid(c.paymentId) || !isUid(c.ackUid)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid ids');
+      const key = idKey(c.paymentId);
+      const payment = s.payments.get(key);
+      if (payment === undefined) return err('ERR_FUNDER_UNKNOWN_PAYMENT', 'no such payment');
+      if (paymentStatus(payment).kind === 'inProgress' || !payment.closing && payment.receipt === null) {
+        return err('ERR_FUNDER_NOT_RESOLVED', 'payment not resolved');
+      }
+      if (!bytesEqual(payment.ackUid, c.ackUid)) return err('ERR_FUNDER_BAD_ACK', 'ack uid does not match');
+      // Later answers for its transactions find no payment and are settled as orphans.
+      for (const rk of payment.txs.keys()) {
+        const up = s.upstream.get(rk);
+        if (up !== undefined && up.kind === 'payment') {
+          s.upstream.set(rk, { kind: 'orphan' });
+          ctx.upstream(rk);
+        }
+      }
+      s.payments.delete(key);
+      ctx.changes.payments.add(key);
+      return null;
+    }
+    default:
+      return err('ERR_FUNDER_BAD_ARGUMENT', 'unknown command');
+  }
+}
+
+function validRoute(route: readonly PublicKey[]): boolean {
+  if (!Array.isArray(route) || route.length < 2 || route.length > MAX_ROUTE_KEYS || !route.every(isKey)) return false;
+  const isLoop = route.length >= 4 && bytesEqual(route[0], route[route.length - 1]);
+  const body = isLoop ? route.slice(0, -1) : route;
+  return new Set(body.map(idKey)).size === body.length;
+}
+
+function createTransaction(ctx: Ctx, c: Extract<AppCommand, { kind: 'createTransaction' }>): AppError | null {
+  const s = ctx.state;
+  if (!isUid(c.paymentId) || !isUid(c.requestId) || !isAmount(c.destPayment) || !isAmount(c.fees)) {
+    return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid transaction');
+  }
+  const payment = s.payments.get(idKey(c.paymentId));
+  if (payment === undefined) return err('ERR_FUNDER_UNKNOWN_PAYMENT', 'no such payment');
+  if (payment.closing) return err('ERR_FUNDER_PAYMENT_CLOSED', 'payment accepts no more transactions');
+  if (c.destPayment === 0n || c.destPayment > payment.totalDestPayment) return err('ERR_FUNDER_BAD_ARGUMENT', 'destination amount must be 1..total');
+  if (c.destPayment + c.fees > U128_MAX) return err('ERR_FUNDER_BAD_ARGUMENT', 'amount plus fees overflows');
+  let inFlight = 0n;
+  for (const tx of payment.txs.values()) if (tx.status !== 'failed') inFlight += tx.destPayment;
+  if (inFlight + c.destPayment > payment.totalDestPayment) return err('ERR_FUNDER_OVERPAY', 'transactions would exceed the total');
+  if (!validRoute(c.route)) return err('ERR_FUNDER_BAD_ROUTE', 'route must be 2-32 distinct keys');
+  if (!bytesEqual(c.route[0], s.localPublicKey) || !bytesEqual(c.route[c.route.length - 1], payment.destPublicKey)) {
+    return err('ERR_FUNDER_BAD_ROUTE', 'route must start here and end at the seller');
+  }
+  const friend = s.friends.get(idKey(c.route[1]));
+  if (friend === undefined) return err('ERR_FUNDER_BAD_ROUTE', 'first hop is not a friend');
+  if (!canCarry(friend, payment.currency)) return err('ERR_FUNDER_FRIEND_NOT_READY', 'first hop is offline, disabled, inconsistent or lacks the currency');
+  const rk = idKey(c.requestId);
+  if (s.upstream.has(rk) || payment.txs.has(rk)) return err('ERR_FUNDER_DUPLICATE_REQUEST', 'request id in use');
+  if (friend.userRequests.length >= MAX_PENDING_USER_REQUESTS) return err('ERR_FUNDER_QUEUE_FULL', 'too many queued requests to this friend');
+  const requestId = new Uint8Array(c.requestId);
+  const op: RequestOp = {
+    kind: 'request', requestId, srcHashedLock: hashLock(payment.srcPlainLock), route: c.route.slice(2).map((k) => new Uint8Array(k)),
+    destPayment: c.destPayment, totalDestPayment: payment.totalDestPayment, invoiceId: payment.invoiceId, leftFees: c.fees,
+    ttlMs: DEFAULT_REQUEST_TTL_MS,
+  };
+  friend.userRequests.push({ currency: payment.currency, op });
+  payment.txs.set(rk, { requestId, friendKey: friend.key, destPayment: c.destPayment, fees: c.fees, status: 'pending', response: null });
+  s.upstream.set(rk, { kind: 'payment', paymentKey: idKey(payment.paymentId) });
+  s.deadlines.set(rk, { friendKey: friend.key, currency: payment.currency, expiresAtMs: ctx.nowMs + DEFAULT_REQUEST_TTL_MS });
+  ctx.upstream(rk);
+  ctx.changes.deadlines.add(rk);
+  ctx.changes.payments.add(idKey(payment.paymentId));
+  ctx.changes.friends.add(friend.key);
+  ctx.wake.add(friend.key);
+  return null;
+}
+
+function commitInvoice(ctx: Ctx, commit: Commit): AppError | null {
+  if (typeof commit !== 'object' || commit === null || !isKey(commit.invoiceId) || !isKey(commit.srcPlainLock)
+    || !isKey(commit.destHashedLock) || !isKey(commit.responseHash) || !isAmount(commit.destPayment)
+    || !isAmount(commit.totalDestPayment) || !isValidCurrency(commit.currency)
+    || !(commit.signature instanceof Uint8Array) || commit.signature.byteLength !== 64) {
+    return err('ERR_FUNDER_BAD_ARGUMENT', 'malformed commit');
+  }
+  const key = idKey(commit.invoiceId);
+  const invoice = ctx.state.invoices.get(key);
+  if (invoice === undefined) return err('ERR_FUNDER_UNKNOWN_INVOICE', 'no such invoice');
+  if (!commitMatchesInvoice(ctx, invoice, commit)) return err('ERR_FUNDER_BAD_COMMIT', 'commit does not match the invoice');
+  if (invoice.accepted !== invoice.totalDestPayment) return err('ERR_FUNDER_INVOICE_INCOMPLETE', 'accepted transactions do not reach the total');
+  for (const tx of invoice.txs.values()) {
+    const friend = ctx.state.friends.get(tx.friendKey);
+    if (friend !== undefined) {
+      queueBackwards(ctx, friend, tx.currency, { kind: 'collect', requestId: tx.requestId, srcPlainLock: commit.srcPlainLock, destPlainLock: invoice.destPlainLock });
+    }
+  }
+  ctx.state.invoices.delete(key);
+  ctx.changes.invoices.add(key);
+  return null;
+}
+
+function commitMatchesInvoice(ctx: Ctx, invoice: OpenInvoice, commit: Commit): boolean {
+  return commit.currency === invoice.currency
+    && commit.totalDestPayment === invoice.totalDestPayment
+    && commit.destPayment <= commit.totalDestPayment
+    && invoice.srcHashedLock !== null
+    && bytesEqual(hashLock(commit.srcPlainLock), invoice.srcHashedLock)
+    && bytesEqual(commit.destHashedLock, hashLock(invoice.destPlainLock))
+    && verifyResponseSignature(ctx.state.localPublicKey, commitSignedFields(commit), commit.signature);
+}
+
+function removeFriend(ctx: Ctx, friend: Friend): void {
+  failQueuedRequests(ctx, friend);
+  for (const [currency, mc] of friend.channel.mutualCredits) {
+    for (const [rk, tx] of mc.local) {
+      ctx.tx(friend.key, currency, 'L', rk);
+      deleteDeadline(ctx, rk);
+      releaseUpstream(ctx, tx.request.requestId, 'friend removed');
+    }
+    for (const rk of mc.remote.keys()) {
+      ctx.tx(friend.key, currency, 'R', rk);
+      orphanDownstream(ctx, friend, currency, rk);
+    }
+  }
+  ctx.state.friends.delete(friend.key);
+  ctx.changes.friends.add(friend.key);
+  ctx.changes.channels.add(friend.key);
+}
+

@@ -1,0 +1,166 @@
+import type { Rate } from '../common/rate.js';
+import { idKey } from './mutual_credit.js';
+import { newTokenChannel, type TokenChannel } from './token_channel.js';
+import type {
+  Commit, Currency, FriendTcOp, Hash, PublicKey, Receipt, RelayAddress, ResetTerms, ResponseOp, Uid,
+} from './types.js';
+
+/** The whole state of one node's payment core. Everything here is persisted except `online`. */
+
+export interface CurrencyConfig {
+  rate: Rate;
+  remoteMaxDebt: bigint;
+  isOpen: boolean;
+}
+
+export interface QueuedOp {
+  readonly currency: Currency;
+  readonly op: FriendTcOp;
+}
+
+export interface Inconsistency {
+  localTerms: ResetTerms;
+  remoteTerms: ResetTerms | null;
+}
+
+export interface Friend {
+  readonly publicKey: PublicKey;
+  readonly key: string;
+  name: string;
+  relays: RelayAddress[];
+  enabled: boolean;
+  configs: Map<Currency, CurrencyConfig>;
+  channel: TokenChannel;
+  inconsistency: Inconsistency | null;
+  /** Responses, cancels, collects and expiries: they release credit, so they go first. */
+  backwards: QueuedOp[];
+  /** Requests forwarded from other friends. */
+  requests: QueuedOp[];
+  /** Requests this node's own payments started. */
+  userRequests: QueuedOp[];
+  /** The relay list last announced to this friend, as a comparison key. */
+  sentRelaysKey: string | null;
+  // Not persisted: connection state and per-connection flags.
+  online: boolean;
+  remoteWantsToken: boolean;
+  tokenRequested: boolean;
+  resendPending: boolean;
+}
+
+/** Where the answer to a request we sent must go. */
+export type Upstream =
+  | { readonly kind: 'friend'; readonly friendKey: string; readonly currency: Currency }
+  | { readonly kind: 'payment'; readonly paymentKey: string }
+  /** The origin is gone (removed, reset or withdrawn); answers are settled here and go no further. */
+  | { readonly kind: 'orphan' };
+
+/** What we did with a request a friend sent us. */
+export type Downstream =
+  | { readonly kind: 'friend'; readonly friendKey: string }
+  | { readonly kind: 'invoice'; readonly invoiceKey: string };
+
+export interface Deadline {
+  readonly friendKey: string;
+  readonly currency: Currency;
+  readonly expiresAtMs: number;
+}
+
+export interface InvoiceTx {
+  readonly friendKey: string;
+  readonly currency: Currency;
+  readonly requestId: Uid;
+  readonly destPayment: bigint;
+}
+
+export interface OpenInvoice {
+  readonly invoiceId: Hash;
+  readonly currency: Currency;
+  readonly totalDestPayment: bigint;
+  readonly destPlainLock: Hash;
+  srcHashedLock: Hash | null;
+  txs: Map<string, InvoiceTx>;
+  accepted: bigint;
+}
+
+export type PaymentTxStatus = 'pending' | 'responded' | 'failed' | 'collected';
+
+export interface PaymentTx {
+  readonly requestId: Uid;
+  readonly friendKey: string;
+  readonly destPayment: bigint;
+  readonly fees: bigint;
+  status: PaymentTxStatus;
+  response: ResponseOp | null;
+}
+
+export interface Payment {
+  readonly paymentId: Uid;
+  readonly invoiceId: Hash;
+  readonly currency: Currency;
+  readonly totalDestPayment: bigint;
+  readonly destPublicKey: PublicKey;
+  readonly srcPlainLock: Hash;
+  readonly appId: string;
+  closing: boolean;
+  closeWaiter: string | null;
+  txs: Map<string, PaymentTx>;
+  commit: Commit | null;
+  receipt: Receipt | null;
+  readonly ackUid: Uid;
+}
+
+export interface FunderState {
+  readonly localPublicKey: PublicKey;
+  relays: RelayAddress[];
+  friends: Map<string, Friend>;
+  /** request id hex -> where its answer goes (for every request we sent). */
+  upstream: Map<string, Upstream>;
+  /** friendKey/currency/request id hex -> what we did with a request we received. */
+  downstream: Map<string, Downstream>;
+  /** request id hex -> when the request we sent or queued is withdrawn. */
+  deadlines: Map<string, Deadline>;
+  invoices: Map<string, OpenInvoice>;
+  payments: Map<string, Payment>;
+}
+
+export function newFunderState(localPublicKey: PublicKey): FunderState {
+  return {
+    localPublicKey,
+    relays: [],
+    friends: new Map(),
+    upstream: new Map(),
+    downstream: new Map(),
+    deadlines: new Map(),
+    invoices: new Map(),
+    payments: new Map(),
+  };
+}
+
+export function newFriend(local: PublicKey, publicKey: PublicKey, name: string, relays: RelayAddress[]): Friend {
+  return {
+    publicKey,
+    key: idKey(publicKey),
+    name,
+    relays,
+    enabled: false,
+    configs: new Map(),
+    channel: newTokenChannel(local, publicKey),
+    inconsistency: null,
+    backwards: [],
+    requests: [],
+    userRequests: [],
+    sentRelaysKey: null,
+    online: false,
+    remoteWantsToken: false,
+    tokenRequested: false,
+    resendPending: false,
+  };
+}
+
+export function downstreamKey(friendKey: string, currency: Currency, requestKey: string): string {
+  return `${friendKey}/${currency}/${requestKey}`;
+}
+
+export function relaysKey(relays: readonly RelayAddress[]): string {
+  return relays.map((r) => `${idKey(r.publicKey)}@${r.address}`).join(',');
+}
