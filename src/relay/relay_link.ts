@@ -24,7 +24,7 @@ export function relayResponderFactory(identity: Identity, _config: RelayConfig):
     return {
       receive(message: Uint8Array): ResponderStep {
         const envelope = decodeEnvelope(message, envelopeBytesMax);
-        if (!envelope.ok) return { kind: 'failed', replies: [], error: envelope.error };
+        if (!envelope.ok) return { kind: 'failed', replies: [], error: envelope.error.message };
         const step = handshake.receive(envelope.value);
         const replies = step.reply === undefined ? [] : [step.reply];
         if (!step.ok) return { kind: 'failed', replies, error: step.error.message };
