@@ -199,6 +199,7 @@ export class SecureChannel {
         version: options.version,
       });
       const log = options.logger.child({ purpose: params.purpose, role: 'initiator', remote: toBase64Url(params.expectedRemoteKey) });
+      const first = handshake.start();
       let settled = false;
       const settle = (error: TransportError | null, channel?: SecureChannel): void => {
         if (settled) return;
@@ -228,7 +229,7 @@ export class SecureChannel {
         channel.flush(true);
         settle(null, channel);
       });
-      pipe.send(handshake.start());
+      pipe.send(first);
     });
   }
 

@@ -1,6 +1,8 @@
 /**
- * Encoders and verifying decoders for schemas/transport.fbs. Decoders take untrusted bytes and
- * return plain values or a reason; they never throw on peer input. Byte fields in decoded
+ * Encoders and verifying decoders for schemas/transport.fbs. Decoders take untrusted bytes,
+ * run the shared verifier (src/wire/verify.ts), then read through FbReader, which checks every
+ * read again and enforces this layer's own bounds (vector lengths, key sizes, reason lengths);
+ * they return plain values or a reason and never throw on peer input. Byte fields in decoded
  * values are views into the input buffer: callers that keep them past the input's lifetime copy.
  */
 import { Builder } from 'flatbuffers';
@@ -18,6 +20,7 @@ import { Rekey } from '../wire/generated/offset/transport/rekey.js';
 import { Sealed } from '../wire/generated/offset/transport/sealed.js';
 import { BATCH_FRAMES_MAX, HANDSHAKE_MESSAGE_BYTES_MAX, KEY_BYTES, PADDING_BYTES_MAX, REASON_BYTES_MAX } from './constants.js';
 import { FbReader, type TableRef } from './fb-reader.js';
+import { verifyBuffer } from '../wire/verify.js';
 
 export { CloseCode };
 
@@ -81,6 +84,8 @@ export function encodeSealed(phase: number, ciphertext: Uint8Array): Uint8Array 
  * are bounded by HANDSHAKE_MESSAGE_BYTES_MAX.
  */
 export function decodeEnvelope(bytes: Uint8Array, ciphertextBytesMax: number): DecodeResult<EnvelopeMessage> {
+  const invalid = verifyBuffer(bytes, 'offset.transport.Envelope');
+  if (invalid !== null) return fail(`envelope: ${invalid.message}`);
   const reader = new FbReader(bytes);
   const root = reader.root();
   if (root === null) return fail('envelope: malformed root table');
@@ -138,6 +143,8 @@ export function encodeHandshakePayload(value: HandshakePayloadValue): Uint8Array
 }
 
 export function decodeHandshakePayload(bytes: Uint8Array): DecodeResult<HandshakePayloadValue> {
+  const invalid = verifyBuffer(bytes, 'offset.transport.HandshakePayload');
+  if (invalid !== null) return fail(`handshake payload: ${invalid.message}`);
   const reader = new FbReader(bytes);
   const root = reader.root();
   if (root === null) return fail('handshake payload: malformed root table');
@@ -212,6 +219,8 @@ function decodeRekey(reader: FbReader, table: TableRef | undefined | null): Uint
 
 /** Decodes a batch; every frame must be at most `frameBytesMax`. Frames are views into `bytes`. */
 export function decodeBatch(bytes: Uint8Array, frameBytesMax: number): DecodeResult<BatchValue> {
+  const invalid = verifyBuffer(bytes, 'offset.transport.Batch');
+  if (invalid !== null) return fail(`batch: ${invalid.message}`);
   const reader = new FbReader(bytes);
   const root = reader.root();
   if (root === null) return fail('batch: malformed root table');

@@ -72,6 +72,21 @@ export function noiseStatic(identity: Identity): X25519KeyPair {
   return keys;
 }
 
+/** Pinned keys converted to X25519, bounded: a client dials few distinct servers. */
+const pinnedStatics = new Map<string, Buffer | null>();
+const PINNED_STATICS_MAX = 1024;
+
+function pinnedStatic(ed25519: Uint8Array): Buffer | null {
+  const id = toBase64Url(ed25519);
+  let value = pinnedStatics.get(id);
+  if (value === undefined) {
+    value = curvePublicFromEd25519(ed25519);
+    if (pinnedStatics.size >= PINNED_STATICS_MAX) pinnedStatics.clear();
+    pinnedStatics.set(id, value);
+  }
+  return value;
+}
+
 export function prologue(version: number, purpose: Purpose): Uint8Array {
   return new CanonicalWriter(64).string('offset-ts/transport').u32(version).string(purpose).finish();
 }
@@ -116,7 +131,7 @@ export class InitiatorHandshake {
   ) {
     this.version = config.version ?? TRANSPORT_VERSION;
     this.noise = new NoiseState('IK', true, noiseStatic(config.identity));
-    const remoteStatic = curvePublicFromEd25519(config.expectedRemoteKey);
+    const remoteStatic = pinnedStatic(config.expectedRemoteKey);
     if (remoteStatic === null) throw new RangeError('expectedRemoteKey is not a valid Ed25519 public key');
     this.noise.initialise(prologue(this.version, config.purpose), remoteStatic);
   }
