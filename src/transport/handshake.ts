@@ -167,7 +167,7 @@ export class InitiatorHandshake {
       return failure(TransportErrorCode.WrongKey, 'responder did not prove the expected key (or its reply was altered)');
     }
     const payload = decodeHandshakePayload(payloadBytes);
-    if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error);
+    if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error.message);
     if (!bytesEqual(payload.value.identity, this.config.expectedRemoteKey)) {
       return failure(
         TransportErrorCode.WrongKey,
@@ -246,7 +246,7 @@ export class ResponderHandshake {
       );
     }
     const payload = decodeHandshakePayload(payloadBytes);
-    if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error, this.reject(CloseCode.HandshakeFailed, 'bad payload'));
+    if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error.message, this.reject(CloseCode.HandshakeFailed, 'bad payload'));
     const identity = payload.value.identity;
     const claimedStatic = curvePublicFromEd25519(identity);
     if (claimedStatic === null || this.noise.rs === null || identity.byteLength !== KEY_BYTES || !bytesEqual(claimedStatic, this.noise.rs)) {
