@@ -12,7 +12,7 @@ import { readTextFile, writeNewFileAtomic } from './atomic_file.js';
 export const ADDRESS_BYTES_MAX = 256;
 export const NODE_RELAYS_MAX = 16;
 
-function fixedBytes(length: number) {
+export function fixedBytes(length: number) {
   return z.string().transform((text, ctx) => {
     const bytes = fromBase64Url(text);
     if (bytes === null || bytes.byteLength !== length) {
@@ -64,6 +64,11 @@ export const FileKind = {
   NodeTicket: 'node-ticket',
   AppTicket: 'app-ticket',
   FriendTicket: 'friend-ticket',
+  Invoice: 'invoice',
+  Payment: 'payment',
+  Commit: 'commit',
+  Receipt: 'receipt',
+  Token: 'token',
 } as const;
 export type FileKind = (typeof FileKind)[keyof typeof FileKind];
 
@@ -74,6 +79,11 @@ const kindLabel: Record<string, string> = {
   'node-ticket': 'a node ticket',
   'app-ticket': 'an app ticket',
   'friend-ticket': 'a friend ticket',
+  invoice: 'an invoice',
+  payment: 'a payment file',
+  commit: 'a commit',
+  receipt: 'a receipt',
+  token: 'a token file',
 };
 
 function describeKind(kind: string): string {
@@ -117,9 +127,16 @@ export function readFileOfKind<S extends z.ZodType>(path: string, kind: FileKind
   return parseFile(path, readTextFile(path), kind, schema);
 }
 
-/** JSON text for a file: binary values as base64url, pretty-printed, with kind and version. */
+/**
+ * JSON text for a file: binary values as base64url, big integers as decimal strings (a JSON
+ * number loses precision past 2^53), pretty-printed, with kind and version.
+ */
 export function renderFile(kind: FileKind, body: Record<string, unknown>): string {
-  const encode = (_key: string, value: unknown): unknown => (value instanceof Uint8Array ? toBase64Url(value) : value);
+  const encode = (_key: string, value: unknown): unknown => {
+    if (value instanceof Uint8Array) return toBase64Url(value);
+    if (typeof value === 'bigint') return value.toString();
+    return value;
+  };
   return `${JSON.stringify({ kind, version: FORMAT_VERSION, ...body }, encode, 2)}\n`;
 }
 

@@ -568,6 +568,14 @@ function settlePayment(ctx: Ctx, payment: Payment): void {
 
 // ---------------------------------------------------------------------------------------------
 // Deadlines
+//
+// Every request carries a lifetime that shrinks by a margin at each hop, so the hop furthest
+// along gives up first. A hop gives up on a request only in ways that cannot leave it liable:
+// one still queued (never sent) is dropped and cancelled upstream; one sent to the destination is
+// withdrawn (Expire) if still unanswered, then cancelled upstream; one sent to a forwarder waits
+// for that forwarder's own cancel. Cancels thus run back hop by hop, and once the seller has
+// answered only the seller cancels. Credit stays frozen only while a hop on the path is
+// unreachable, and is released when it returns.
 
 function onTick(ctx: Ctx): void {
   const expired: string[] = [];
@@ -588,7 +596,10 @@ function onTick(ctx: Ctx): void {
     }
     const tx = friend.channel.mutualCredits.get(deadline.currency)?.local.get(rk);
     deleteDeadline(ctx, rk);
-    if (tx !== undefined && tx.stage.kind === 'request' && friend.inconsistency === null) {
+    // Only a destination is asked to give a request back: it has nothing downstream. A forwarder
+    // might still be answered from further on, so withdrawing its request could leave it owing
+    // what it can no longer collect; it cancels towards us itself at its own, earlier deadline.
+    if (tx !== undefined && tx.stage.kind === 'request' && tx.request.route.length === 0 && friend.inconsistency === null) {
       queueBackwards(ctx, friend, deadline.currency, { kind: 'expire', requestId: tx.request.requestId });
     }
   }
@@ -988,6 +999,8 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
       ctx.changes.payments.add(key);
       return null;
     }
+    default:
+      return err('ERR_FUNDER_BAD_ARGUMENT', 'unknown command');
   }
 }
 
