@@ -141,6 +141,3 @@ export async function runNetworkSections(ctx: NetworkContext): Promise<NetworkRe
 export type { WriteGraph };
 
 
-export async function e2eOnly(ctx: NetworkContext, workers: number): Promise<void> {
-  ctx.emit('e2e', await e2e(ctx, workers));
-}
