@@ -50,7 +50,8 @@ class MemoryPipe implements FramePipe {
 
   send(message: Uint8Array): void {
     if (this.closed || this.peer === null) return;
-    this.peer.enqueue(message);
+    // A copy, as a socket would deliver: the receiver owns (and may decrypt in place) what it gets.
+    this.peer.enqueue(new Uint8Array(message));
   }
 
   private enqueue(message: Uint8Array): void {
