@@ -110,20 +110,13 @@ export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent
   return { effects: ctx.effects, changes: ctx.changes, faults: ctx.faults };
 }
 
-/** Effects to re-issue after a restart: every online friend gets a resend (idempotent by design). */
-export function resumeEffects(state: FunderState, env: CoreEnv, nowMs: number, online: readonly PublicKey[]): FunderOutput {
-  let effects: Effect[] = [];
-  const changes = emptyChangeSet();
-  for (const key of online) {
-    const out = handleEvent(state, env, { kind: 'friendOnline', friend: key }, nowMs);
-    effects = effects.concat(out.effects);
-    for (const k of out.changes.channels) changes.channels.add(k);
-  }
-  return { effects, changes, faults: [] };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Sending
+
+/** The made-up genesis move ends its token with 32 zero bytes; a real signature never does in practice. */
+function isGenesis(move: MoveToken): boolean {
+  return move.newToken.subarray(32).every((b) => b === 0);
+}
 
 function hasWork(friend: Friend): boolean {
   return friend.backwards.length > 0 || friend.requests.length > 0 || friend.userRequests.length > 0;
@@ -153,7 +146,7 @@ function flush(ctx: Ctx, friend: Friend): void {
     if (friend.resendPending || (work && !friend.tokenRequested)) {
       friend.resendPending = false;
       if (work) friend.tokenRequested = true;
-      if (ch.moveTokenCounter > 0n || ch.lastIncomingDigest !== null) {
+      if (!isGenesis(ch.lastOutgoing)) {
         ctx.send(friend, { kind: 'moveTokenRequest', moveToken: ch.lastOutgoing, tokenWanted: work });
       }
     }
