@@ -423,6 +423,7 @@ export class SecureChannel {
       this.counters.wireBytesSent += envelope.byteLength;
       if (frames.length === 0 && goodbye === undefined) this.counters.keepalivesSent += 1;
       this.pipe.send(envelope);
+      if (this.state !== 'open') return; // the pipe closed under us (a full send buffer)
       sendEmpty = this.session.controlPending();
     }
     this.counters.rekeys = this.session.getStats().rekeys;
@@ -440,7 +441,8 @@ export class SecureChannel {
       return this.fail(new TransportError(TransportErrorCode.Protocol, `unexpected ${decoded.value.kind} message after the handshake`));
     }
     const now = this.options.clock.nowMs();
-    const opened = this.session.open(decoded.value.phase, decoded.value.ciphertext, now);
+    // The pipe hands over a buffer the channel owns (see FramePipe.onMessage): open it in place.
+    const opened = this.session.openInPlace(decoded.value.phase, decoded.value.ciphertext, now);
     if (!opened.ok) return this.fail(opened.error);
     this.lastReceiveMs = now;
     this.counters.messagesReceived += 1;

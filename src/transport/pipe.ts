@@ -14,7 +14,8 @@ export interface FramePipe {
   bufferedBytes(): number;
   /**
    * Sets the message handler (one consumer; a later call replaces it). The message belongs to
-   * the handler: the pipe never reuses its memory.
+   * the handler: the pipe never reuses its memory, and the handler may modify it (the channel
+   * decrypts in place).
    */
   onMessage(handler: (message: Uint8Array) => void): void;
   /**

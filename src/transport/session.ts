@@ -173,10 +173,20 @@ export class Session {
   }
 
   /**
-   * Opens one sealed message, decrypting `ciphertext` in place (the caller hands it over); the
-   * returned frames are views into it. On failure nothing in the session changes.
+   * Opens one sealed message. `ciphertext` is left untouched and the frames are views into a
+   * new buffer, so the caller may keep them. On failure nothing in the session changes.
    */
   open(phase: number, ciphertext: Uint8Array, nowMs: number): OpenResult {
+    return this.openInPlace(phase, new Uint8Array(ciphertext), nowMs);
+  }
+
+  /**
+   * Opens one sealed message by decrypting `ciphertext` in place: the caller hands the buffer
+   * over (it must own it: not a uWS message buffer, which is reused after the callback), and the
+   * frames are views into it. Saves a buffer and a copy per message. On failure nothing in the
+   * session changes.
+   */
+  openInPlace(phase: number, ciphertext: Uint8Array, nowMs: number): OpenResult {
     let slot: KeySlot;
     if (phase === this.receive.phase) slot = this.receive;
     else if (this.receiveNext !== null && phase === this.receiveNext.phase) slot = this.receiveNext;
