@@ -2,13 +2,14 @@ import t from 'tap';
 import { randomBytes } from '../../src/crypto/primitives.js';
 import { TestApp, befriend, prepareNode, startNode, startRelay, tempDir } from '../node/app_helper.js';
 import { AppErrorCode } from '../../src/node/app_codec.js';
+import { runProgramToEnd } from '../../src/apps/launcher.js';
 
 t.test('two nodes befriend through a relay and one pays the other; a restart keeps every balance', async (t) => {
   const relay = await startRelay(tempDir('relay'));
   t.teardown(() => relay.program.stop());
   const a = await prepareNode('a');
   const b = await prepareNode('b');
-  await Promise.all([startNode(a), startNode(b)]);
+  await Promise.all([startNode(a, ['--metrics-addr', '127.0.0.1:0']), startNode(b)]);
   t.teardown(() => a.program?.stop());
   t.teardown(() => b.program?.stop());
   const appA = await TestApp.connect(a.port, a.identity.publicKey, a.app);
@@ -36,6 +37,11 @@ t.test('two nodes befriend through a relay and one pays the other; a restart kee
   await appB.until(() => appB.balance(a.identity.publicKey, 'FST') === 30n);
   t.pass('balances moved by the payment');
 
+  const metricsPort = await a.program!.port('metrics');
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  t.match(metrics, /offset_node_friends_online 1/, 'metrics show the live friend link');
+  t.match(metrics, /offset_node_app_requests_total\{kind="createTransaction"\} 1/, 'and count app requests by kind');
+
   const again = await appA.request({ kind: 'addInvoice', invoiceId, currency: 'FST', totalDestPayment: 1n });
   t.equal(again, null, 'a seller request on the buyer node is fine with the seller permission');
   const dup = await appA.request({ kind: 'addInvoice', invoiceId, currency: 'FST', totalDestPayment: 1n });
@@ -51,4 +57,14 @@ t.test('two nodes befriend through a relay and one pays the other; a restart kee
   t.pass('the friendship comes back after the restart');
   appA2.close();
   appB.close();
+});
+
+t.test('stnode refuses a database made for another identity, with a one-line error', async (t) => {
+  const a = await prepareNode('wrong-a');
+  const b = await prepareNode('wrong-b');
+  const result = await runProgramToEnd('stnode', ['--idfile', a.idfile, '--laddr', '127.0.0.1:0', '--database', b.db, '--trusted', a.trusted]);
+  t.equal(result.code, 1);
+  t.match(result.stderr, /^stnode: error: .*was made for identity/m);
+  const missing = await runProgramToEnd('stnode', ['--idfile', a.idfile, '--laddr', '127.0.0.1:0', '--trusted', a.trusted]);
+  t.equal(missing.code, 2, 'a missing option is a usage error');
 });

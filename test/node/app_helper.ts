@@ -139,8 +139,8 @@ export async function prepareNode(name: string, permissions: AppPermissions = AL
   return { identity, dir, idfile, db, trusted, app, program: null, port: 0 };
 }
 
-export async function startNode(f: NodeFixture): Promise<number> {
-  f.program = startProgram('stnode', ['--idfile', f.idfile, '--laddr', '127.0.0.1:0', '--database', f.db, '--trusted', f.trusted], { OFFSET_LOG_LEVEL: 'info' });
+export async function startNode(f: NodeFixture, extra: string[] = []): Promise<number> {
+  f.program = startProgram('stnode', ['--idfile', f.idfile, '--laddr', '127.0.0.1:0', '--database', f.db, '--trusted', f.trusted, ...extra], { OFFSET_LOG_LEVEL: 'info' });
   f.port = await f.program.port('apps', 60_000);
   return f.port;
 }
