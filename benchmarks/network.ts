@@ -5,7 +5,8 @@
  *   phase 2nodes  A pays B directly;
  *   phase 3hop    A pays D through B and C (both forward and earn their fee);
  *   phase load    N nodes (default 20) with random friendships (a ring plus random chords) pay
- *                 between random pairs along shortest paths for a fixed time.
+ *                 between random pairs for a fixed time, along routes their apps ask the index
+ *                 server for (every node reports its capacities to it).
  *
  * A payment counts once its receipt is in the buyer's hands (invoice, payment, transaction,
  * commit, close). Writes results/network.json and results/network.svg (latency histogram) and
@@ -19,7 +20,9 @@ import { performance } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
 import { bytesEqual } from '../src/common/bytes.js';
 import { calcFee, type Rate } from '../src/common/rate.js';
+import { Identity } from '../src/crypto/identity.js';
 import { randomBytes } from '../src/crypto/primitives.js';
+import { IndexServer } from '../src/index/server.js';
 import { TestApp, befriend, prepareNode, startNode, startRelay, tempDir, type NodeFixture } from '../test/node/app_helper.js';
 
 const argv = process.argv.slice(2);
@@ -101,7 +104,7 @@ async function payOnce(route: Node[], amount: bigint): Promise<boolean> {
   return status.kind === 'closePayment' && status.status.kind === 'success';
 }
 
-async function runPhase(name: string, pickRoute: () => Node[], seconds: number): Promise<PhaseResult> {
+async function runPhase(name: string, pickRoute: () => Node[] | Promise<Node[] | null>, seconds: number): Promise<PhaseResult> {
   const bar = new cliProgress.SingleBar({
     format: `${name.padEnd(7)} [{bar}] {percentage}% | {payments} payments | {rate}/s`, stream: process.stderr,
   }, cliProgress.Presets.shades_classic);
@@ -113,7 +116,8 @@ async function runPhase(name: string, pickRoute: () => Node[], seconds: number):
   const worker = async (): Promise<void> => {
     while (performance.now() < endMs) {
       const t0 = performance.now();
-      const ok = await payOnce(pickRoute(), 1000n).catch(() => false);
+      const route = await pickRoute();
+      const ok = route !== null && await payOnce(route, 1000n).catch(() => false);
       if (ok) latenciesMs.push(performance.now() - t0);
       else failures++;
     }
@@ -164,25 +168,29 @@ function svgChart(title: string, bins: { fromMs: number; toMs: number; count: nu
     + `${bars}<text x="${width / 2}" y="${height - 6}" text-anchor="middle" font-size="11">latency (ms)</text></svg>\n`;
 }
 
-/** Shortest path by BFS over the friendship graph (the topology is ours, so no index is needed). */
-function shortestPath(adj: Map<number, number[]>, from: number, to: number): number[] | null {
-  const prev = new Map<number, number>([[from, from]]);
-  const queue = [from];
-  while (queue.length > 0) {
-    const x = queue.shift()!;
-    if (x === to) break;
-    for (const y of adj.get(x) ?? []) if (!prev.has(y)) { prev.set(y, x); queue.push(y); }
-  }
-  if (!prev.has(to)) return null;
-  const path = [to];
-  while (path[0] !== from) path.unshift(prev.get(path[0])!);
-  return path;
+/** Asks the buyer's node for a route to the seller (through the index server). */
+async function indexRoute(nodes: Node[], buyer: Node, seller: Node, amount: bigint): Promise<Node[] | null> {
+  const requestId = randomBytes(16);
+  const answer = buyer.app.wait((m) => m.kind === 'routes' && bytesEqual(m.requestId, requestId), 60_000);
+  const error = await buyer.app.request({
+    kind: 'requestRoutes', requestId, currency: CURRENCY, amount, source: buyer.key, destination: seller.key,
+    exclude: null, maxHops: 0, maxFee: null, maxRoutes: 1,
+  });
+  if (error !== null) return null;
+  const m = await answer;
+  if (m.kind !== 'routes' || m.outcome.kind !== 'found' || m.outcome.routes.length === 0) return null;
+  const route = m.outcome.routes[0].nodes.map((key) => nodes.find((n) => bytesEqual(n.key, key)));
+  return route.every((n) => n !== undefined) ? route as Node[] : null;
 }
 
 async function main(): Promise<void> {
   const dir = tempDir('bench-network');
   const relay = await startRelay(dir);
   const relays = [{ publicKey: relay.identity.publicKey, address: relay.address }];
+  const indexId = Identity.generate();
+  const index = await IndexServer.start({ identity: indexId, clientPort: 0, serverPort: 0, workers: 1, tickMs: 1000 });
+  index.setTrusted([]);
+  const indexServer = { publicKey: indexId.publicKey, address: `127.0.0.1:${index.clientPort}`, name: 'index' };
   const all: Node[] = [];
   const results: object[] = [];
   try {
@@ -199,6 +207,7 @@ async function main(): Promise<void> {
     const extra = await startNodes(Math.max(0, loadNodes - chain.length), relay);
     all.push(...extra);
     const nodes = [...chain, ...extra];
+    for (const n of nodes) await n.app.must({ kind: 'addIndexServer', server: indexServer });
     const adj = new Map<number, number[]>(nodes.map((_, i) => [i, []]));
     const edge = async (i: number, j: number): Promise<void> => {
       if (i === j || adj.get(i)!.includes(j)) return;
@@ -208,13 +217,15 @@ async function main(): Promise<void> {
     };
     for (let i = 0; i < nodes.length; i++) await edge(i, (i + 1) % nodes.length);
     for (let k = 0; k < nodes.length / 2; k++) await edge(Math.floor(Math.random() * nodes.length), Math.floor(Math.random() * nodes.length));
+    // Every node must have reported its links before the index can route between any pair.
+    const deadline = performance.now() + 60_000;
+    while (performance.now() < deadline && await indexRoute(nodes, nodes[0], nodes[Math.floor(nodes.length / 2)], 1000n) === null) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
     const load = await runPhase('load', () => {
-      for (;;) {
-        const a = Math.floor(Math.random() * nodes.length);
-        const b = Math.floor(Math.random() * nodes.length);
-        const path = a === b ? null : shortestPath(adj, a, b);
-        if (path !== null) return path.map((i) => nodes[i]);
-      }
+      const a = Math.floor(Math.random() * nodes.length);
+      const b = (a + 1 + Math.floor(Math.random() * (nodes.length - 1))) % nodes.length;
+      return indexRoute(nodes, nodes[a], nodes[b], 1000n);
     }, phaseSeconds);
     const loadSummary = { ...summarize(load), nodes: nodes.length };
     results.push(loadSummary);
@@ -240,6 +251,7 @@ async function main(): Promise<void> {
     for (const n of all) n.app.close();
     await Promise.all(all.map((n) => n.fixture.program?.stop('SIGTERM')));
     await relay.program.stop('SIGTERM');
+    await index.close();
   }
 }
 

@@ -42,8 +42,6 @@ export interface AppServerOptions {
   openRequestsMax?: number;
 }
 
-const EAGER_RESCAN_INTERVAL_MS = 1_000;
-
 interface Connection extends AppSession {
   readonly channel: SecureChannel;
   open: number;
@@ -56,7 +54,6 @@ export class AppServer {
   private readonly connections = new Map<string, Connection>();
   private readonly log: Logger;
   private nextId = 1;
-  private lastEagerScanMs = -Infinity;
   readonly counters = { connected: 0, refused: 0, requests: 0, denied: 0, badFrames: 0 };
 
   constructor(private readonly o: AppServerOptions) {
@@ -72,12 +69,8 @@ export class AppServer {
       identity: this.o.identity,
       purpose: 'app',
       authorize: (key) => {
-        // The directory may have changed a moment ago and the watch not fired yet; rescans on
-        // behalf of unknown keys are throttled so strangers cannot keep the disk busy.
-        if (this.trusted.get(key) === undefined && performance.now() - this.lastEagerScanMs > EAGER_RESCAN_INTERVAL_MS) {
-          this.lastEagerScanMs = performance.now();
-          this.trusted.rescan();
-        }
+        // The directory may have changed a moment ago and the watch not fired yet: a stat tells.
+        if (this.trusted.get(key) === undefined) this.trusted.rescanIfChanged();
         const ok = this.trusted.get(key) !== undefined;
         if (!ok) {
           this.counters.refused++;
