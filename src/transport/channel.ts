@@ -423,6 +423,7 @@ export class SecureChannel {
       this.counters.wireBytesSent += envelope.byteLength;
       if (frames.length === 0 && goodbye === undefined) this.counters.keepalivesSent += 1;
       this.pipe.send(envelope);
+      if (this.state !== 'open') return; // the pipe closed under us (a full send buffer)
       sendEmpty = this.session.controlPending();
     }
     this.counters.rekeys = this.session.getStats().rekeys;
