@@ -60,7 +60,7 @@ export class NodeDb {
       const code = /lock/i.test(text) ? NodeErrorCode.DbLocked : NodeErrorCode.DbCorrupt;
       throw new NodeError(code, `cannot open node database ${path}: ${text}`, { cause: err });
     }
-    const records = await store.readAll();
+    const records = new Map([...await store.readAll()].map(([key, value]) => [key, value.toString('utf8')]));
     const format = records.get(KEY_FORMAT);
     const identity = records.get(KEY_IDENTITY);
     if (format !== FORMAT) {
@@ -101,7 +101,7 @@ export class NodeDb {
     await this.put({ type: 'put', key: KEY_RELAY_NAMES, value: JSON.stringify([...names]) });
   }
 
-  private async put(op: BatchOp & { type: 'put' }): Promise<void> {
+  private async put(op: BatchOp & { type: 'put'; value: string }): Promise<void> {
     await this.store.write([op]);
     this.records.set(op.key, op.value);
   }
