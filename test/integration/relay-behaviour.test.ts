@@ -274,3 +274,28 @@ t.test('a listener that sends nothing is dropped after the idle limit', { timeou
   t.ok(await listener.closed);
   t.ok((await closesOf(relay)).Idle >= 1);
 });
+
+t.test('a waiting caller may keep its channel alive; a relay message while waiting is refused', { timeout: 60_000 }, async (t) => {
+  const relay = await startRelay({ timeouts: { connectMs: 10_000 } });
+  t.teardown(() => relay.server.stop());
+  const bob = Identity.generate();
+  // The caller's channel sends keepalives every 20 ms while its connect waits for bob.
+  const pending = openTunnel(relay.address, bob.publicKey, { identity: Identity.generate(), timeoutMs: 20_000, channelOptions: { keepaliveIntervalMs: 20 } });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const got = deferred<RelayTunnel>();
+  const listener = await RelayListener.open(relay.address, { identity: bob, onTunnel: (tunnel) => got.resolve(tunnel) });
+  t.teardown(() => listener.close());
+  const a = await pending;
+  const atB = collect(await got.promise);
+  a.send(new Uint8Array([4]));
+  t.same((await atB.waitFor(1))[0], new Uint8Array([4]), 'the tunnel works after the wait');
+  a.close('done');
+  // A second relay message on a connect that is still waiting ends it.
+  const channel = await connectSecure(relay.address.url, { identity: Identity.generate(), expectedRemoteKey: relay.identity.publicKey, purpose: 'relay' });
+  const closed = new Promise((resolve) => channel.onClose(resolve));
+  const { encodeClientMessage } = await import('../../src/relay/codec.js');
+  channel.send(encodeClientMessage({ kind: 'connect', target: Identity.generate().publicKey }));
+  channel.send(encodeClientMessage({ kind: 'keepalive' }));
+  await closed;
+  t.ok((await closesOf(relay)).Malformed >= 1);
+});
