@@ -299,3 +299,30 @@ t.test('a waiting caller may keep its channel alive; a relay message while waiti
   await closed;
   t.ok((await closesOf(relay)).Malformed >= 1);
 });
+
+t.test('handshakes in progress and the accept rate are capped', { timeout: 60_000 }, async (t) => {
+  const refusals = async (relay: TestRelay, reason: string): Promise<number> =>
+    (await relay.server.workerStats()).reduce((n, s) => n + Number(((s.refusals ?? {}) as Record<string, number>)[reason] ?? 0), 0);
+  const relay = await startRelay({ limits: { handshakesInProgressMax: 1 } });
+  t.teardown(() => relay.server.stop());
+  const open = () => connectSecure(relay.address.url, { identity: Identity.generate(), expectedRemoteKey: relay.identity.publicKey, purpose: 'relay' });
+  // A WebSocket that never starts its handshake holds the only slot.
+  const stalled = await rawWebSocket(relay);
+  await rejection(open());
+  t.equal(await refusals(relay, 'handshakes_max'), 1, 'refused while the slot is taken');
+  const stalledClosed = new Promise((resolve) => stalled.once('close', resolve));
+  stalled.close();
+  await stalledClosed;
+  // The relay sees the close shortly after; retry until the slot is free (bounded).
+  let channel = null;
+  for (let i = 0; i < 50 && channel === null; i++) channel = await open().catch(() => null);
+  t.ok(channel !== null, 'the slot is free again after the stalled connection closed');
+  channel?.close();
+
+  const slow = await startRelay({ limits: { acceptsPerSecond: 0.01 } });
+  t.teardown(() => slow.server.stop());
+  const first = await connectSecure(slow.address.url, { identity: Identity.generate(), expectedRemoteKey: slow.identity.publicKey, purpose: 'relay' });
+  await rejection(connectSecure(slow.address.url, { identity: Identity.generate(), expectedRemoteKey: slow.identity.publicKey, purpose: 'relay' }));
+  t.equal(await refusals(slow, 'accept_rate'), 1, 'the second connection within the rate is refused');
+  first.close();
+});
