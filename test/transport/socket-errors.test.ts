@@ -10,7 +10,7 @@ import { TransportError, TransportErrorCode } from '../../src/transport/errors.j
 import { noiseStatic, prologue } from '../../src/transport/handshake.js';
 import { connectSecure, WsPipe } from '../../src/transport/ws-pipe.js';
 import { listenSecure, type ListenParams, type SecureListener } from '../../src/transport/uws-server.js';
-import { closed, collect, interpose, until } from './helpers.js';
+import { closed, collect, interpose, until } from './support.js';
 import { curvePublicFromEd25519 } from '../../src/crypto/primitives.js';
 
 const logger = silentLogger;
