@@ -199,6 +199,7 @@ export class SecureChannel {
         version: options.version,
       });
       const log = options.logger.child({ purpose: params.purpose, role: 'initiator', remote: toBase64Url(params.expectedRemoteKey) });
+      const first = handshake.start();
       let settled = false;
       const settle = (error: TransportError | null, channel?: SecureChannel): void => {
         if (settled) return;
@@ -228,7 +229,7 @@ export class SecureChannel {
         channel.flush(true);
         settle(null, channel);
       });
-      pipe.send(handshake.start());
+      pipe.send(first);
     });
   }
 
@@ -426,7 +427,7 @@ export class SecureChannel {
       return this.fail(new TransportError(TransportErrorCode.FrameTooLarge, `message of ${message.byteLength} bytes exceeds ${this.wireMax}`));
     }
     const decoded = decodeEnvelope(message, this.wireMax);
-    if (!decoded.ok) return this.fail(new TransportError(TransportErrorCode.Protocol, decoded.error));
+    if (!decoded.ok) return this.fail(new TransportError(TransportErrorCode.Protocol, decoded.error.message));
     if (decoded.value.kind !== 'sealed') {
       return this.fail(new TransportError(TransportErrorCode.Protocol, `unexpected ${decoded.value.kind} message after the handshake`));
     }
@@ -551,6 +552,6 @@ function handshakeStep(message: Uint8Array, receive: (decoded: Parameters<Initia
     };
   }
   const decoded = decodeEnvelope(message, HANDSHAKE_MESSAGE_BYTES_MAX);
-  if (!decoded.ok) return { ok: false, error: new TransportError(TransportErrorCode.HandshakeFailed, decoded.error) };
+  if (!decoded.ok) return { ok: false, error: new TransportError(TransportErrorCode.HandshakeFailed, decoded.error.message) };
   return receive(decoded.value);
 }

@@ -1,6 +1,8 @@
 /**
- * Encoders and verifying decoders for schemas/transport.fbs. Decoders take untrusted bytes and
- * return plain values or a reason; they never throw on peer input. Byte fields in decoded
+ * Encoders and verifying decoders for schemas/transport.fbs. Decoders take untrusted bytes,
+ * run the shared verifier (src/wire/verify.ts), then read through FbReader, which checks every
+ * read again and enforces this layer's own bounds (vector lengths, key sizes, reason lengths);
+ * they return plain values or a reason and never throw on peer input. Byte fields in decoded
  * values are views into the input buffer: callers that keep them past the input's lifetime copy.
  */
 import { Builder } from 'flatbuffers';
@@ -18,13 +20,15 @@ import { Rekey } from '../wire/generated/offset/transport/rekey.js';
 import { Sealed } from '../wire/generated/offset/transport/sealed.js';
 import { BATCH_FRAMES_MAX, HANDSHAKE_MESSAGE_BYTES_MAX, KEY_BYTES, PADDING_BYTES_MAX, REASON_BYTES_MAX } from './constants.js';
 import { FbReader, type TableRef } from './fb-reader.js';
+import { verifyBuffer } from '../wire/verify.js';
+import { malformed, type DecodeResult } from '../wire/decode.js';
 
 export { CloseCode };
 
-export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string };
+export type { DecodeResult };
 
-function fail<T>(error: string): DecodeResult<T> {
-  return { ok: false, error };
+function fail<T>(problem: string): DecodeResult<T> {
+  return malformed('offset.transport', problem);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,11 +80,27 @@ export function encodeSealed(phase: number, ciphertext: Uint8Array): Uint8Array 
   return finishEnvelope(builder, Message.Sealed, Sealed.createSealed(builder, phase, ciphertextOffset));
 }
 
+/** Encodes any envelope message (the inverse of decodeEnvelope). */
+export function encodeEnvelope(message: EnvelopeMessage): Uint8Array {
+  switch (message.kind) {
+    case 'init':
+      return encodeHandshakeInit(message.version, message.purpose, message.noise);
+    case 'accept':
+      return encodeHandshakeAccept(message.version, message.purpose, message.noise);
+    case 'reject':
+      return encodeHandshakeReject(message.code, message.version, message.purpose, message.reason);
+    case 'sealed':
+      return encodeSealed(message.phase, message.ciphertext);
+  }
+}
+
 /**
  * Decodes one pipe message. `ciphertextBytesMax` bounds a sealed message; handshake messages
  * are bounded by HANDSHAKE_MESSAGE_BYTES_MAX.
  */
 export function decodeEnvelope(bytes: Uint8Array, ciphertextBytesMax: number): DecodeResult<EnvelopeMessage> {
+  const invalid = verifyBuffer(bytes, 'offset.transport.Envelope');
+  if (invalid !== null) return { ok: false, error: invalid };
   const reader = new FbReader(bytes);
   const root = reader.root();
   if (root === null) return fail('envelope: malformed root table');
@@ -138,6 +158,8 @@ export function encodeHandshakePayload(value: HandshakePayloadValue): Uint8Array
 }
 
 export function decodeHandshakePayload(bytes: Uint8Array): DecodeResult<HandshakePayloadValue> {
+  const invalid = verifyBuffer(bytes, 'offset.transport.HandshakePayload');
+  if (invalid !== null) return { ok: false, error: invalid };
   const reader = new FbReader(bytes);
   const root = reader.root();
   if (root === null) return fail('handshake payload: malformed root table');
@@ -212,6 +234,8 @@ function decodeRekey(reader: FbReader, table: TableRef | undefined | null): Uint
 
 /** Decodes a batch; every frame must be at most `frameBytesMax`. Frames are views into `bytes`. */
 export function decodeBatch(bytes: Uint8Array, frameBytesMax: number): DecodeResult<BatchValue> {
+  const invalid = verifyBuffer(bytes, 'offset.transport.Batch');
+  if (invalid !== null) return { ok: false, error: invalid };
   const reader = new FbReader(bytes);
   const root = reader.root();
   if (root === null) return fail('batch: malformed root table');

@@ -72,6 +72,21 @@ export function noiseStatic(identity: Identity): X25519KeyPair {
   return keys;
 }
 
+/** Pinned keys converted to X25519, bounded: a client dials few distinct servers. */
+const pinnedStatics = new Map<string, Buffer | null>();
+const PINNED_STATICS_MAX = 1024;
+
+function pinnedStatic(ed25519: Uint8Array): Buffer | null {
+  const id = toBase64Url(ed25519);
+  let value = pinnedStatics.get(id);
+  if (value === undefined) {
+    value = curvePublicFromEd25519(ed25519);
+    if (pinnedStatics.size >= PINNED_STATICS_MAX) pinnedStatics.clear();
+    pinnedStatics.set(id, value);
+  }
+  return value;
+}
+
 export function prologue(version: number, purpose: Purpose): Uint8Array {
   return new CanonicalWriter(64).string('offset-ts/transport').u32(version).string(purpose).finish();
 }
@@ -116,7 +131,7 @@ export class InitiatorHandshake {
   ) {
     this.version = config.version ?? TRANSPORT_VERSION;
     this.noise = new NoiseState('IK', true, noiseStatic(config.identity));
-    const remoteStatic = curvePublicFromEd25519(config.expectedRemoteKey);
+    const remoteStatic = pinnedStatic(config.expectedRemoteKey);
     if (remoteStatic === null) throw new RangeError('expectedRemoteKey is not a valid Ed25519 public key');
     this.noise.initialise(prologue(this.version, config.purpose), remoteStatic);
   }
@@ -152,7 +167,7 @@ export class InitiatorHandshake {
       return failure(TransportErrorCode.WrongKey, 'responder did not prove the expected key (or its reply was altered)');
     }
     const payload = decodeHandshakePayload(payloadBytes);
-    if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error);
+    if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error.message);
     if (!bytesEqual(payload.value.identity, this.config.expectedRemoteKey)) {
       return failure(
         TransportErrorCode.WrongKey,
@@ -231,7 +246,7 @@ export class ResponderHandshake {
       );
     }
     const payload = decodeHandshakePayload(payloadBytes);
-    if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error, this.reject(CloseCode.HandshakeFailed, 'bad payload'));
+    if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error.message, this.reject(CloseCode.HandshakeFailed, 'bad payload'));
     const identity = payload.value.identity;
     const claimedStatic = curvePublicFromEd25519(identity);
     if (claimedStatic === null || this.noise.rs === null || identity.byteLength !== KEY_BYTES || !bytesEqual(claimedStatic, this.noise.rs)) {

@@ -26,9 +26,13 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** A key in sodium-guarded memory. */
+/**
+ * Session keys live in ordinary buffers, wiped when the session ends: sodium_malloc (guard
+ * pages, mlock) costs several system calls per key, which at thousands of handshakes a second
+ * was a tenth of a server's handshake time. Long-lived identity keys stay in guarded memory.
+ */
 export function secretCopy(bytes: Uint8Array): Buffer {
-  const out = sodium.sodium_malloc(bytes.byteLength);
+  const out = Buffer.alloc(bytes.byteLength);
   out.set(bytes);
   return out;
 }
@@ -72,14 +76,14 @@ export interface X25519KeyPair {
 
 export function x25519Ephemeral(): X25519KeyPair {
   const publicKey = Buffer.alloc(sodium.crypto_kx_PUBLICKEYBYTES);
-  const secretKey = sodium.sodium_malloc(sodium.crypto_kx_SECRETKEYBYTES);
+  const secretKey = Buffer.alloc(sodium.crypto_kx_SECRETKEYBYTES);
   sodium.crypto_kx_keypair(publicKey, secretKey);
   return { publicKey, secretKey };
 }
 
 /** X25519; null for a low-order peer key (libsodium refuses an all-zero result). */
 export function x25519(secretKey: Buffer, remotePublic: Uint8Array): Buffer | null {
-  const out = sodium.sodium_malloc(sodium.crypto_scalarmult_BYTES);
+  const out = Buffer.alloc(sodium.crypto_scalarmult_BYTES);
   try {
     sodium.crypto_scalarmult(out, secretKey, asBuffer(remotePublic));
   } catch {
@@ -101,14 +105,14 @@ export interface DirectionKeys {
 }
 
 function derive(prk: Buffer, id: number): Buffer {
-  const out = sodium.sodium_malloc(sodium.crypto_kdf_KEYBYTES);
+  const out = Buffer.alloc(sodium.crypto_kdf_KEYBYTES);
   sodium.crypto_kdf_derive_from_key(out, id, KDF_CONTEXT, prk);
   return out;
 }
 
 /** The rekey chain's first secret, from the handshake's secret split keys and transcript hash. */
 export function initialChain(initiatorToResponder: Buffer, responderToInitiator: Buffer, handshakeHash: Uint8Array): Buffer {
-  const out = sodium.sodium_malloc(sodium.crypto_kdf_KEYBYTES);
+  const out = Buffer.alloc(sodium.crypto_kdf_KEYBYTES);
   sodium.crypto_generichash_batch(out, [CHAIN_LABEL, initiatorToResponder, responderToInitiator, asBuffer(handshakeHash)]);
   return out;
 }
@@ -118,7 +122,7 @@ export function initialChain(initiatorToResponder: Buffer, responderToInitiator:
  * both ephemerals (requester's first), expanded with crypto_kdf.
  */
 export function rekeyKeys(chain: Buffer, shared: Buffer, requestEphemeral: Uint8Array, replyEphemeral: Uint8Array): DirectionKeys {
-  const prk = sodium.sodium_malloc(sodium.crypto_kdf_KEYBYTES);
+  const prk = Buffer.alloc(sodium.crypto_kdf_KEYBYTES);
   sodium.crypto_generichash_batch(prk, [REKEY_LABEL, shared, asBuffer(requestEphemeral), asBuffer(replyEphemeral)], chain);
   const keys = { initiatorToResponder: derive(prk, 1), responderToInitiator: derive(prk, 2), chain: derive(prk, 3) };
   wipe(prk);

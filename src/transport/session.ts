@@ -174,7 +174,7 @@ export class Session {
       return this.failure(TransportErrorCode.DecryptFailed, `message ${slot.counter} failed authentication (tampered, reordered or foreign)`);
     }
     const decoded = decodeBatch(plaintext, this.options.frameBytesMax);
-    if (!decoded.ok) return this.failure(TransportErrorCode.Protocol, decoded.error);
+    if (!decoded.ok) return this.failure(TransportErrorCode.Protocol, decoded.error.message);
     const batch = decoded.value;
     // Validate the control part fully before changing any state.
     if (batch.rekeyReply !== undefined && this.pendingRequest === null) {

@@ -11,13 +11,18 @@ export const CLOSE_NORMAL = 1000;
 export const CLOSE_TRANSPORT_ERROR = 4000;
 const CLOSE_TOO_BIG = 1009;
 
+const EARLY_MESSAGES_MAX = 16;
+
 /** Bytes in ws's buffer above which send callbacks are watched to report a drain. */
 const DRAIN_WATCH_BYTES = 1024 * 1024;
 
 export class WsPipe implements FramePipe {
-  private messageHandler: (message: Uint8Array) => void = () => {};
-  private closeHandler: (reason: string, localError?: TransportErrorCode) => void = () => {};
+  private messageHandler: ((message: Uint8Array) => void) | null = null;
+  private closeHandler: ((reason: string, localError?: TransportErrorCode) => void) | null = null;
   private drainHandler: () => void = () => {};
+  /** Messages and a close that arrive before the handlers are set (a reject can follow the upgrade at once). */
+  private early: Uint8Array[] = [];
+  private earlyClose: [string, TransportErrorCode | undefined] | null = null;
   private closed = false;
   private closeNotified = false;
   private watchingDrain = false;
@@ -31,7 +36,9 @@ export class WsPipe implements FramePipe {
         this.close('text message on a binary transport');
         return;
       }
-      this.messageHandler(data);
+      if (this.messageHandler !== null) this.messageHandler(data);
+      else if (this.early.length < EARLY_MESSAGES_MAX) this.early.push(data);
+      else this.close('too many messages before the channel started');
     });
     socket.on('error', (error: Error & { code?: string }) => {
       // ws reports an oversized message as an error before closing with 1009.
@@ -48,7 +55,8 @@ export class WsPipe implements FramePipe {
     if (this.closeNotified) return;
     this.closeNotified = true;
     this.closed = true;
-    this.closeHandler(reason, localError);
+    if (this.closeHandler !== null) this.closeHandler(reason, localError);
+    else this.earlyClose = [reason, localError];
   }
 
   send(message: Uint8Array): void {
@@ -86,10 +94,21 @@ export class WsPipe implements FramePipe {
 
   onMessage(handler: (message: Uint8Array) => void): void {
     this.messageHandler = handler;
+    this.deliverEarly();
   }
 
   onClose(handler: (reason: string, localError?: TransportErrorCode) => void): void {
     this.closeHandler = handler;
+    this.deliverEarly();
+  }
+
+  private deliverEarly(): void {
+    while (this.messageHandler !== null && this.early.length > 0) this.messageHandler(this.early.shift() as Uint8Array);
+    if (this.closeHandler !== null && this.earlyClose !== null && this.early.length === 0) {
+      const [reason, localError] = this.earlyClose;
+      this.earlyClose = null;
+      this.closeHandler(reason, localError);
+    }
   }
 
   onDrain(handler: () => void): void {
@@ -109,11 +128,12 @@ export interface ConnectParams {
 /** Opens a WebSocket to `url` (ws://host:port/) and runs the initiator handshake over it. */
 export async function connectSecure(url: string, params: ConnectParams): Promise<SecureChannel> {
   const options = resolveChannelOptions(params.options);
-  const socket = await openSocket(url, wireBytesMax(options.frameBytesMax), params.connectTimeoutMs ?? 10_000);
-  return SecureChannel.initiate(new WsPipe(socket), { ...params, options: { ...params.options, logger: options.logger } });
+  const pipe = await openPipe(url, wireBytesMax(options.frameBytesMax), params.connectTimeoutMs ?? 10_000);
+  return SecureChannel.initiate(pipe, { ...params, options: { ...params.options, logger: options.logger } });
 }
 
-function openSocket(url: string, maxPayload: number, timeoutMs: number): Promise<WebSocket> {
+/** Opens a WebSocket and wraps it at once, so nothing the server sends right after the upgrade is lost. */
+export function openPipe(url: string, maxPayload: number, timeoutMs: number): Promise<WsPipe> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { maxPayload, perMessageDeflate: false, handshakeTimeout: timeoutMs });
     const onError = (error: Error): void => {
@@ -123,7 +143,7 @@ function openSocket(url: string, maxPayload: number, timeoutMs: number): Promise
     };
     const onOpen = (): void => {
       socket.removeListener('error', onError);
-      resolve(socket);
+      resolve(new WsPipe(socket));
     };
     socket.once('error', onError);
     socket.once('open', onOpen);

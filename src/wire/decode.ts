@@ -31,24 +31,37 @@ export function malformed(path: string, problem: string): { ok: false; error: Wi
 export const READER_THREW = 'reader threw after verification';
 
 /**
- * Verifies `bytes` as `rootTable`, then runs `read` on the root position. `read` returns a
- * DecodeResult for semantic checks (enum values, currency names, lengths). A throw from `read` is
- * turned into a WireError so no peer input can crash a server; the fuzz harness fails on it.
+ * Verifies `bytes` as `rootTable`, then runs `read` on the root position. `read` makes its
+ * semantic checks (enum values, currency names, lengths) by throwing a WireError (see `unwrap`
+ * and `check`), which becomes the failed result. Any other throw is turned into a WireError
+ * too, so no peer input can crash a server, but it is marked as a bug and fails the fuzz harness.
  */
 export function decodeRoot<T>(
   bytes: Uint8Array,
   rootTable: TableName,
-  read: (bb: flatbuffers.ByteBuffer, rootPos: number) => DecodeResult<T>,
+  read: (bb: flatbuffers.ByteBuffer, rootPos: number) => T,
   limits?: VerifyLimits,
 ): DecodeResult<T> {
   const error = verifyBuffer(bytes, rootTable, limits);
   if (error !== null) return { ok: false, error };
   const bb = new flatbuffers.ByteBuffer(bytes);
   try {
-    return read(bb, bb.readUint32(0));
+    return decoded(read(bb, bb.readUint32(0)));
   } catch (err) {
+    if (err instanceof WireError) return { ok: false, error: err };
     return malformed(rootTable, `${READER_THREW}: ${errorMessage(err)}`);
   }
+}
+
+/** The value of an ok result; throws the WireError of a failed one (for use inside decodeRoot). */
+export function unwrap<T>(result: DecodeResult<T>): T {
+  if (result.ok) return result.value;
+  throw result.error;
+}
+
+/** Throws a WireError for `path` unless `condition` holds (for use inside decodeRoot). */
+export function check(condition: boolean, path: string, problem: string): asserts condition {
+  if (!condition) throw new WireError(path, problem);
 }
 
 /** Absolute position of field `slot` (vtable offset, see layouts.ts) of the table at `tablePos`; 0 if absent. */

@@ -9,6 +9,7 @@
  *   fuzzDecoder(t, { name: 'relay client message', decode: decodeClientMessage, samples })
  */
 import fc from 'fast-check';
+import { isDeepStrictEqual } from 'node:util';
 import type { Test } from 'tap';
 import { OffsetError } from '../../src/common/errors.js';
 
@@ -23,7 +24,10 @@ export interface FuzzDecoderOptions<T> {
   runs?: number;
   /** Default: derived from `name`, so runs are reproducible. */
   seed?: number;
-  /** When given, every sample must survive decode -> encode -> decode unchanged. */
+  /**
+   * When given, every sample, and every fuzzed buffer the decoder accepts, must survive
+   * decode -> encode -> decode unchanged.
+   */
   encode?: (value: T) => Uint8Array;
   /** Codes a failed decode may carry (default: any ERR_* code). */
   errorCode?: RegExp;
@@ -38,7 +42,7 @@ function seedOf(name: string): number {
   return h | 0;
 }
 
-type Op =
+export type Op =
   | { k: 'flip'; pos: number; bit: number }
   | { k: 'set'; pos: number; byte: number }
   | { k: 'word'; pos: number; value: number; aligned: boolean }
@@ -114,7 +118,13 @@ export interface FuzzStats {
 }
 
 /** Runs `decode` on `bytes` and throws a descriptive Error if it misbehaves. */
-export function checkOne<T>(decode: (bytes: Uint8Array) => AnyDecodeResult<T>, bytes: Uint8Array, errorCode: RegExp, stats: FuzzStats): void {
+export function checkOne<T>(
+  decode: (bytes: Uint8Array) => AnyDecodeResult<T>,
+  bytes: Uint8Array,
+  errorCode: RegExp,
+  stats: FuzzStats,
+  encode?: (value: T) => Uint8Array,
+): void {
   let result: AnyDecodeResult<T>;
   try {
     result = decode(bytes);
@@ -124,6 +134,16 @@ export function checkOne<T>(decode: (bytes: Uint8Array) => AnyDecodeResult<T>, b
   if (typeof result !== 'object' || result === null || typeof result.ok !== 'boolean') throw new Error('decoder returned no DecodeResult');
   if (result.ok) {
     stats.ok++;
+    if (encode) {
+      // Whatever the decoder accepts, the encoder must be able to write back, unchanged.
+      let again: AnyDecodeResult<T>;
+      try {
+        again = decode(encode(result.value));
+      } catch (err) {
+        throw new Error(`accepted value does not re-encode: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (!isDeepStrictEqual(again, result)) throw new Error('accepted value changes when re-encoded');
+    }
     return;
   }
   const error = result.error;
@@ -162,7 +182,7 @@ export function fuzzDecoder<T>(t: Test, options: FuzzDecoderOptions<T>): void {
     try {
       fc.assert(
         fc.property(random, ({ bytes, shift }) => {
-          checkOne(decode, shift ? offsetView(bytes, shift) : bytes, errorCode, stats);
+          checkOne(decode, shift ? offsetView(bytes, shift) : bytes, errorCode, stats, encode);
         }),
         { numRuns: randomRuns, seed, endOnFailure: true },
       );
@@ -175,7 +195,7 @@ export function fuzzDecoder<T>(t: Test, options: FuzzDecoderOptions<T>): void {
         fc.assert(
           fc.property(mutated, ({ sample, ops, shift }) => {
             const bytes = mutate(samples, sample, ops);
-            checkOne(decode, shift === 0 || shift > 4 ? bytes : offsetView(bytes, shift), errorCode, stats);
+            checkOne(decode, shift === 0 || shift > 4 ? bytes : offsetView(bytes, shift), errorCode, stats, encode);
           }),
           { numRuns: runs - randomRuns, seed: seed ^ 0x5bd1e995, endOnFailure: true },
         );

@@ -13,7 +13,7 @@ export interface Pair {
 
 /** A channel pair over in-memory pipes; `wrap` may interpose on the initiator's pipe. */
 export async function memoryPair(
-  options: { initiator?: ChannelOptions; responder?: ChannelOptions; purpose?: Purpose; wrap?: (pipe: FramePipe) => FramePipe } = {},
+  options: { initiator?: ChannelOptions; responder?: ChannelOptions; purpose?: Purpose; wrap?: (pipe: FramePipe) => FramePipe; wrapResponder?: (pipe: FramePipe) => FramePipe } = {},
 ): Promise<Pair> {
   const initiatorIdentity = Identity.generate();
   const responderIdentity = Identity.generate();
@@ -25,7 +25,7 @@ export async function memoryPair(
       purpose: options.purpose ?? 'node-to-node',
       options: options.initiator,
     }),
-    SecureChannel.respond(b, { identity: responderIdentity, purpose: options.purpose ?? 'node-to-node', options: options.responder }),
+    SecureChannel.respond(options.wrapResponder ? options.wrapResponder(b) : b, { identity: responderIdentity, purpose: options.purpose ?? 'node-to-node', options: options.responder }),
   ]);
   return { initiator, responder, initiatorIdentity, responderIdentity };
 }
@@ -61,5 +61,25 @@ export function interpose(pipe: FramePipe, transform: (message: Uint8Array, inde
     onMessage: (handler) => pipe.onMessage(handler),
     onClose: (handler) => pipe.onClose(handler),
     onDrain: (handler) => pipe.onDrain?.(handler),
+  };
+}
+
+/** A pipe wrapper that holds outgoing messages while `held` is true and sends them on release(). */
+export function gate(pipe: FramePipe): { pipe: FramePipe; hold: () => void; release: () => void } {
+  let held = false;
+  const queue: Uint8Array[] = [];
+  return {
+    pipe: interpose(pipe, (message) => {
+      if (!held) return message;
+      queue.push(message);
+      return null;
+    }),
+    hold: () => {
+      held = true;
+    },
+    release: () => {
+      held = false;
+      for (const message of queue.splice(0)) pipe.send(message);
+    },
   };
 }

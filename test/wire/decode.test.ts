@@ -6,7 +6,7 @@ import { U128 } from '../../src/wire/generated/offset/common/u128.js';
 import { Rate } from '../../src/wire/generated/offset/common/rate.js';
 import {
   createCurrency, currencyProblem, decodeRoot, readCurrency, readI128, readPublicKey, readRate, readSignature,
-  readU128, readText, writeI128, writePublicKey, writeRate, writeSignature, writeU128, WireError, READER_THREW, finishBytes, fieldPos, refPos,
+  readU128, readText, writeI128, writePublicKey, writeRate, writeSignature, writeU128, WireError, READER_THREW, finishBytes, unwrap, malformed, check, fieldPos, refPos,
 } from '../../src/wire/decode.js';
 import { I128_MAX, I128_MIN, U128_MAX } from '../../src/common/bytes.js';
 
@@ -111,11 +111,13 @@ t.test('currency names are 1..16 bytes of well-formed text', async (t) => {
 
 t.test('decodeRoot verifies first and turns a reader throw into a marked WireError', async (t) => {
   const bytes = stringTable('abc');
-  t.match(decodeRoot(new Uint8Array(3), 'offset.relay.Data', () => ({ ok: true, value: 1 })), { ok: false, error: { code: 'ERR_WIRE_MALFORMED' } });
+  t.match(decodeRoot(new Uint8Array(3), 'offset.relay.Data', () => 1), { ok: false, error: { code: 'ERR_WIRE_MALFORMED' } });
   // relay Data is `bytes: [ubyte] (required)` at slot 4; a string is a valid [ubyte], so this verifies.
   const r = decodeRoot(bytes, 'offset.relay.Data', () => {
     throw new RangeError('boom');
   });
   t.match(r, { ok: false, error: { code: 'ERR_WIRE_MALFORMED', problem: `${READER_THREW}: boom` } });
-  t.same(decodeRoot(bytes, 'offset.relay.Data', () => ({ ok: true, value: 7 })), { ok: true, value: 7 });
+  t.same(decodeRoot(bytes, 'offset.relay.Data', () => 7), { ok: true, value: 7 });
+  t.match(decodeRoot(bytes, 'offset.relay.Data', () => unwrap(malformed('x.Y.z', 'bad'))), { ok: false, error: { path: 'x.Y.z', problem: 'bad' } });
+  t.match(decodeRoot(bytes, 'offset.relay.Data', () => check(false, 'x.Y.w', 'worse')), { ok: false, error: { path: 'x.Y.w', problem: 'worse' } });
 });

@@ -1,0 +1,91 @@
+import t from 'tap';
+import { Identity } from '../../src/crypto/identity.js';
+import { decodeEnvelope, type EnvelopeMessage } from '../../src/transport/codec.js';
+import { TransportErrorCode } from '../../src/transport/errors.js';
+import { InitiatorHandshake, ResponderHandshake, type HandshakeConfig } from '../../src/transport/handshake.js';
+import { aeadOpen, aeadSeal } from '../../src/transport/keys.js';
+
+function envelope(bytes: Uint8Array): EnvelopeMessage {
+  const decoded = decodeEnvelope(bytes, 1024);
+  if (!decoded.ok) throw new Error(decoded.error);
+  return decoded.value;
+}
+
+const base = { frameBytesMax: 1 << 20 };
+
+function run(initiatorConfig: Partial<HandshakeConfig> = {}, responderConfig: Partial<HandshakeConfig> = {}) {
+  const alice = Identity.generate();
+  const bob = Identity.generate();
+  const initiator = new InitiatorHandshake({ identity: alice, expectedRemoteKey: bob.publicKey, purpose: 'app', ...base, ...initiatorConfig });
+  const responder = new ResponderHandshake({ identity: bob, purpose: 'app', ...base, ...responderConfig });
+  const atResponder = responder.receive(envelope(initiator.start()));
+  return { alice, bob, initiator, responder, atResponder };
+}
+
+t.test('both sides of an IK handshake derive the same keys and transcript hash', async (t) => {
+  const { alice, bob, initiator, atResponder } = run();
+  t.ok(atResponder.ok);
+  if (!atResponder.ok || atResponder.reply === undefined) return;
+  const atInitiator = initiator.receive(envelope(atResponder.reply));
+  t.ok(atInitiator.ok);
+  if (!atInitiator.ok) return;
+  const i = atInitiator.result;
+  const r = atResponder.result;
+  t.same(Buffer.from(i.initiatorToResponder), Buffer.from(r.initiatorToResponder));
+  t.same(Buffer.from(i.responderToInitiator), Buffer.from(r.responderToInitiator));
+  t.notSame(Buffer.from(i.initiatorToResponder), Buffer.from(i.responderToInitiator), 'one key per direction');
+  t.same(Buffer.from(i.handshakeHash), Buffer.from(r.handshakeHash));
+  t.same(Buffer.from(i.remoteKey), Buffer.from(bob.publicKey));
+  t.same(Buffer.from(r.remoteKey), Buffer.from(alice.publicKey));
+  // The keys work as AEAD keys across the two sides.
+  const sealed = aeadSeal(i.initiatorToResponder, 0, null, Buffer.from('hello'));
+  t.same(aeadOpen(r.initiatorToResponder, 0, null, sealed), Buffer.from('hello'));
+});
+
+t.test('two handshakes between the same identities derive different keys', async (t) => {
+  const alice = Identity.generate();
+  const bob = Identity.generate();
+  const keys: string[] = [];
+  for (let n = 0; n < 2; n++) {
+    const initiator = new InitiatorHandshake({ identity: alice, expectedRemoteKey: bob.publicKey, purpose: 'app', ...base });
+    const responder = new ResponderHandshake({ identity: bob, purpose: 'app', ...base });
+    const step = responder.receive(envelope(initiator.start()));
+    if (!step.ok) throw step.error;
+    keys.push(Buffer.from(step.result.initiatorToResponder).toString('hex'));
+  }
+  t.not(keys[0], keys[1], 'fresh ephemerals per session');
+});
+
+t.test('a purpose forged in the cleartext hello still fails, because the prologue binds it', async (t) => {
+  const alice = Identity.generate();
+  const bob = Identity.generate();
+  const initiator = new InitiatorHandshake({ identity: alice, expectedRemoteKey: bob.publicKey, purpose: 'index-client', ...base });
+  const responder = new ResponderHandshake({ identity: bob, purpose: 'app', ...base });
+  const forged = envelope(initiator.start());
+  if (forged.kind !== 'init') throw new Error('expected init');
+  const step = responder.receive({ ...forged, purpose: 5 /* app */ });
+  t.notOk(step.ok);
+  if (!step.ok) t.equal(step.error.code, TransportErrorCode.WrongKey, 'message 1 does not open under another prologue');
+});
+
+t.test('an altered handshake reply fails at the initiator with WRONG_KEY', async (t) => {
+  const { initiator, atResponder } = run();
+  if (!atResponder.ok || atResponder.reply === undefined) throw new Error('handshake failed');
+  const reply = envelope(atResponder.reply);
+  if (reply.kind !== 'accept') throw new Error('expected accept');
+  const noise = new Uint8Array(reply.noise);
+  noise[40] ^= 1;
+  const step = initiator.receive({ ...reply, noise });
+  t.notOk(step.ok);
+  if (!step.ok) t.equal(step.error.code, TransportErrorCode.WrongKey);
+});
+
+t.test('a truncated or garbage first message is refused without throwing', async (t) => {
+  const bob = Identity.generate();
+  for (const noise of [new Uint8Array(0), new Uint8Array(31), new Uint8Array(200).fill(7)]) {
+    const responder = new ResponderHandshake({ identity: bob, purpose: 'app', ...base });
+    const step = responder.receive({ kind: 'init', version: 1, purpose: 5, noise });
+    t.notOk(step.ok);
+    t.ok(step.reply !== undefined, 'a reject is prepared for the peer');
+  }
+});
