@@ -5,6 +5,7 @@ import { loadIdentityFile, writeIdentityFile } from '../files/identity_file.js';
 import { writeAppTicket, writeServerTicket, type ServerTicketKind } from '../files/tickets.js';
 import { FileKind, parseAddress } from '../files/formats.js';
 import { OffsetError } from '../common/errors.js';
+import { initNodeDb } from '../node/node_db.js';
 import { runProgram } from './cli_common.js';
 
 /** stmgr: make identities and tickets. It never overwrites an existing output file. */
@@ -53,6 +54,16 @@ export function stmgrProgram(): Command {
         writeAppTicket(options.output, identity.publicKey, {
           routes: options.proutes, buyer: options.pbuyer, seller: options.pseller, config: options.pconfig,
         });
+      }),
+  );
+  program.addCommand(
+    new Command('init-node-db')
+      .description('create a node database bound to an identity (a node refuses a database made for another identity)')
+      .requiredOption('-i, --idfile <file>', 'identity file of the node')
+      .requiredOption('-o, --output <path>', 'database directory to create')
+      .action(async (options: { idfile: string; output: string }) => {
+        const identity = loadIdentityFile(options.idfile);
+        await initNodeDb(options.output, identity.publicKey);
       }),
   );
   return program;

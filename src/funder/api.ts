@@ -105,7 +105,7 @@ export interface ChangeSet {
   node: boolean;
   friends: Set<string>;
   channels: Set<string>;
-  /** friendKey \0 currency \0 L|R \0 request id hex */
+  /** friendKey \0 L|R \0 request id hex \0 currency */
   txs: Set<string>;
   upstream: Set<string>;
   downstream: Set<string>;

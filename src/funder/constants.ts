@@ -14,8 +14,8 @@ export const MAX_CURRENCIES_PER_FRIEND = 64;
 export const MAX_RELAYS = 16;
 /** Bytes in a relay address. */
 export const MAX_ADDRESS_BYTES = 256;
-/** Requests an app may have queued towards one friend. */
-export const MAX_PENDING_USER_REQUESTS = 32;
+/** Requests this node's apps may have queued towards one friend (sent 16 per move). */
+export const MAX_PENDING_USER_REQUESTS = 256;
 /** Forwarded requests queued towards one friend before new ones are cancelled. */
 export const MAX_QUEUED_REQUESTS = 4096;
 /** Bytes in a friend's local name. */

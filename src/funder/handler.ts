@@ -53,7 +53,8 @@ class Ctx {
     this.effects.push({ kind: 'sendFriend', friend: friend.publicKey, message });
   }
   tx(friendKey: string, currency: Currency, side: 'L' | 'R', requestKey: string): void {
-    this.changes.txs.add(`${friendKey}\0${currency}\0${side}\0${requestKey}`);
+    // Currency last: it is the only part that may contain any byte.
+    this.changes.txs.add(`${friendKey}\0${side}\0${requestKey}\0${currency}`);
   }
   upstream(key: string): void {
     this.changes.upstream.add(key);

@@ -21,6 +21,7 @@ import { WorkerBody } from '../wire/generated/offset/relay/worker-body.js';
 import { WorkerListening } from '../wire/generated/offset/relay/worker-listening.js';
 import { WorkerStats } from '../wire/generated/offset/relay/worker-stats.js';
 import { FlatTable } from './flat_reader.js';
+import { verifyBuffer } from '../wire/verify.js';
 import { RelayDecodeError } from './errors.js';
 
 /**
@@ -45,7 +46,7 @@ export type ClientMsg =
 
 export type RelayMsg =
   | { kind: 'incoming'; caller: Uint8Array }
-  | { kind: 'connected'; peer: Uint8Array }
+  | { kind: 'connected'; peer: Uint8Array; windowBytes: number }
   | { kind: 'failed'; reason: Reason }
   | { kind: 'draining'; graceMs: number }
   | { kind: 'keepalive' };
@@ -82,6 +83,8 @@ export interface CrossItem {
   reason: Reason;
 }
 
+type RelayTable = 'ClientMessage' | 'RelayMessage' | 'TunnelFrame' | 'WorkerMessage' | 'CrossBatch';
+
 const REASON_MAX = Reason.Overloaded;
 const CROSS_BATCH_FRAMES_MAX = 1 << 16;
 
@@ -89,8 +92,14 @@ function fail<T>(what: string): DecodeResult<T> {
   return { ok: false, error: new RelayDecodeError(what) };
 }
 
-/** Runs a checked read; any bounds violation or bad UTF-8 becomes a decode error. */
-function guarded<T>(what: string, bytes: Uint8Array, read: (root: FlatTable) => T | null): DecodeResult<T> {
+/**
+ * Verifies the buffer (src/wire/verify.ts), then reads it through the checked reader, so a
+ * decoder never touches an unverified offset; the reader's own checks also make the hot-path
+ * tunnel inspection in the shard safe without a second pass.
+ */
+function guarded<T>(what: RelayTable, bytes: Uint8Array, read: (root: FlatTable) => T | null): DecodeResult<T> {
+  const problem = verifyBuffer(bytes, `offset.relay.${what}`);
+  if (problem !== null) return fail(`${what}: ${problem.message}`);
   try {
     const value = read(FlatTable.root(bytes));
     return value === null ? fail(`${what}: invalid content`) : { ok: true, value };
@@ -179,8 +188,12 @@ export function encodeRelayMessage(msg: RelayMsg): Uint8Array {
     switch (msg.kind) {
       case 'incoming':
         return union(b, RelayBody.IncomingConnection, keyTable(b, msg.caller));
-      case 'connected':
-        return union(b, RelayBody.Connected, keyTable(b, msg.peer));
+      case 'connected': {
+        b.startObject(2);
+        addKey(b, 0, msg.peer);
+        b.addFieldInt32(1, msg.windowBytes, 0);
+        return union(b, RelayBody.Connected, b.endObject());
+      }
       case 'failed':
         return union(b, RelayBody.Failed, Failed.createFailed(b, msg.reason));
       case 'draining':
@@ -203,7 +216,7 @@ export function decodeRelayMessage(bytes: Uint8Array): DecodeResult<RelayMsg> {
       }
       case RelayBody.Connected: {
         const peer = key(body, 0);
-        return peer === null ? null : { kind: 'connected', peer };
+        return peer === null ? null : { kind: 'connected', peer, windowBytes: body.u32(1) };
       }
       case RelayBody.Failed: {
         const r = reason(body.u8(0));

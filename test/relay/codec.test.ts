@@ -23,7 +23,7 @@ t.test('client and relay messages round-trip', async (t) => {
     if (r.ok) t.same({ ...r.value }, msg);
   }
   const relays: RelayMsg[] = [
-    { kind: 'incoming', caller: k() }, { kind: 'connected', peer: k() }, { kind: 'failed', reason: Reason.Rejected },
+    { kind: 'incoming', caller: k() }, { kind: 'connected', peer: k(), windowBytes: 1 << 22 }, { kind: 'failed', reason: Reason.Rejected },
     { kind: 'draining', graceMs: 1234 }, { kind: 'keepalive' },
   ];
   for (const msg of relays) {

@@ -9,7 +9,8 @@ import { PublicKey, PublicKeyT } from '../common/public-key.js';
 
 
 /**
- * To a connect or accept connection: spliced; every later message is a TunnelFrame in clear.
+ * To a connect or accept connection: spliced with `peer`; every later message is a TunnelFrame
+ * in clear. `window_bytes` is the credit the connection starts with (see src/relay/flow.ts).
  */
 export class Connected implements flatbuffers.IUnpackableObject<ConnectedT> {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -34,12 +35,21 @@ peer(obj?:PublicKey):PublicKey|null {
   return offset ? (obj || new PublicKey()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+windowBytes():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startConnected(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(2);
 }
 
 static addPeer(builder:flatbuffers.Builder, peerOffset:flatbuffers.Offset) {
   builder.addFieldStruct(0, peerOffset, 0);
+}
+
+static addWindowBytes(builder:flatbuffers.Builder, windowBytes:number) {
+  builder.addFieldInt32(1, windowBytes, 0);
 }
 
 static endConnected(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -48,33 +58,38 @@ static endConnected(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createConnected(builder:flatbuffers.Builder, peerOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createConnected(builder:flatbuffers.Builder, peerOffset:flatbuffers.Offset, windowBytes:number):flatbuffers.Offset {
   Connected.startConnected(builder);
   Connected.addPeer(builder, peerOffset);
+  Connected.addWindowBytes(builder, windowBytes);
   return Connected.endConnected(builder);
 }
 
 unpack(): ConnectedT {
   return new ConnectedT(
-    (this.peer() !== null ? this.peer()!.unpack() : null)
+    (this.peer() !== null ? this.peer()!.unpack() : null),
+    this.windowBytes()
   );
 }
 
 
 unpackTo(_o: ConnectedT): void {
   _o.peer = (this.peer() !== null ? this.peer()!.unpack() : null);
+  _o.windowBytes = this.windowBytes();
 }
 }
 
 export class ConnectedT implements flatbuffers.IGeneratedObject {
 constructor(
-  public peer: PublicKeyT|null = null
+  public peer: PublicKeyT|null = null,
+  public windowBytes: number = 0
 ){}
 
 
 pack(builder:flatbuffers.Builder): flatbuffers.Offset {
   return Connected.createConnected(builder,
-    (this.peer !== null ? this.peer!.pack(builder) : 0)
+    (this.peer !== null ? this.peer!.pack(builder) : 0),
+    this.windowBytes
   );
 }
 }

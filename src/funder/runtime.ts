@@ -1,0 +1,144 @@
+import { bytesEqual } from '../common/bytes.js';
+import { OffsetError } from '../common/errors.js';
+import type { Identity } from '../crypto/identity.js';
+import { randomBytes } from '../crypto/primitives.js';
+import type { AppMessage, Effect, FunderEvent, PeerFault } from './api.js';
+import { encodeFriendMessage } from './codec.js';
+import { handleEvent, type CoreEnv } from './handler.js';
+import { newFunderState, type FunderState } from './state.js';
+import { changesToOps, nodeRecord, stateFromRecords, toBatch } from './store/persist.js';
+import { RocksStore } from './store/rocks.js';
+import type { PublicKey } from './types.js';
+
+/**
+ * Runs the pure core against RocksDB. Events are applied in memory at once; the records they
+ * changed are serialised right after each event and gathered into the next batch. A batch is
+ * written atomically and fsynced, and only then are the messages and replies of its events
+ * released (write-ahead). While one batch is being synced, new events gather into the next, so
+ * under load one fsync covers many events (group commit) with no timer.
+ */
+
+export interface RuntimeSink {
+  sendFriend(friend: PublicKey, bytes: Uint8Array): void;
+  toApp(appId: string, message: AppMessage): void;
+  peerFault?(fault: PeerFault): void;
+}
+
+export interface RuntimeOptions {
+  /** Wall-clock milliseconds: deadlines are persisted and must survive a restart. */
+  nowMs?: () => number;
+  random?: (length: number) => Uint8Array;
+  /** Called after each durable write, before its effects are released (crash tests). */
+  afterDurable?: (writeCount: number) => void;
+}
+
+export class FunderWrongIdentityError extends OffsetError {
+  constructor() {
+    super('ERR_FUNDER_WRONG_IDENTITY', 'the database belongs to another identity');
+  }
+}
+
+export class FunderRuntime {
+  private pendingOps = new Map<string, string | null>();
+  private pendingEffects: Effect[] = [];
+  private writing: Promise<void> | null = null;
+  private closed = false;
+  readonly stats = { events: 0, writes: 0, eventsWritten: 0 };
+  private eventsInBatch = 0;
+
+  private constructor(
+    readonly state: FunderState,
+    private readonly env: CoreEnv,
+    private readonly store: RocksStore,
+    private readonly sink: RuntimeSink,
+    private readonly options: RuntimeOptions,
+  ) {}
+
+  static async open(location: string, identity: Identity, sink: RuntimeSink, options: RuntimeOptions = {}): Promise<FunderRuntime> {
+    const store = await RocksStore.open(location);
+    const records = await store.readAll();
+    const state = newFunderState(identity.publicKey);
+    const node = records.get('n');
+    if (node !== undefined) {
+      const stored = JSON.parse(node) as { pk?: string };
+      if (stored.pk !== Buffer.from(identity.publicKey).toString('hex')) {
+        await store.close();
+        throw new FunderWrongIdentityError();
+      }
+      stateFromRecords(state, records);
+    }
+    const env: CoreEnv = { signer: identity, random: options.random ?? randomBytes };
+    const runtime = new FunderRuntime(state, env, store, sink, options);
+    if (node === undefined) {
+      runtime.pendingOps.set('n', nodeRecord(state));
+      runtime.schedule();
+    }
+    return runtime;
+  }
+
+  private now(): number {
+    return (this.options.nowMs ?? Date.now)();
+  }
+
+  /** Applies one event; its effects leave once the batch holding its changes is durable. */
+  submit(event: FunderEvent): void {
+    if (this.closed) return;
+    const out = handleEvent(this.state, this.env, event, this.now());
+    this.stats.events++;
+    changesToOps(this.state, out.changes, this.pendingOps);
+    for (const fault of out.faults) this.sink.peerFault?.(fault);
+    for (const effect of out.effects) this.pendingEffects.push(effect);
+    this.eventsInBatch++;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.writing === null) this.writing = this.flushLoop();
+  }
+
+  private async flushLoop(): Promise<void> {
+    // Yield once so events arriving in the same turn join this batch.
+    await Promise.resolve();
+    while (this.pendingOps.size > 0 || this.pendingEffects.length > 0) {
+      const ops = this.pendingOps;
+      const effects = this.pendingEffects;
+      const events = this.eventsInBatch;
+      this.pendingOps = new Map();
+      this.pendingEffects = [];
+      this.eventsInBatch = 0;
+      if (ops.size > 0) {
+        await this.store.write(toBatch(ops));
+        this.stats.writes++;
+        this.stats.eventsWritten += events;
+        this.options.afterDurable?.(this.stats.writes);
+      }
+      for (const effect of effects) this.release(effect);
+    }
+    this.writing = null;
+  }
+
+  private release(effect: Effect): void {
+    if (effect.kind === 'sendFriend') this.sink.sendFriend(effect.friend, encodeFriendMessage(effect.message));
+    else this.sink.toApp(effect.appId, effect.message);
+  }
+
+  /** Resolves once everything submitted so far is durable and released. */
+  async drain(): Promise<void> {
+    while (this.writing !== null) await this.writing;
+  }
+
+  idle(): boolean {
+    return this.writing === null && this.pendingOps.size === 0 && this.pendingEffects.length === 0;
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    this.closed = true;
+    await this.store.close();
+  }
+
+  isFriend(key: PublicKey): boolean {
+    for (const friend of this.state.friends.values()) if (bytesEqual(friend.publicKey, key)) return true;
+    return false;
+  }
+}

@@ -1,0 +1,159 @@
+import type { ChangeSet } from '../api.js';
+import { newMutualCredit, type MutualCredit, type PendingTx } from '../mutual_credit.js';
+import type { Friend, FunderState } from '../state.js';
+import type { TokenChannel } from '../token_channel.js';
+import type { BatchOp } from './rocks.js';
+
+/**
+ * Key layout: one record per entity, so an event writes only what it changed.
+ *   n                                  node (relays)
+ *   f/<friend>                         friend: name, relays, status, configs, queues, reset terms
+ *   c/<friend>                         token channel: chain tokens, counters, last move, balances
+ *   t/<friend>/<L|R>/<request>/<cur>   one pending transaction of a mutual credit
+ *   u/<request>  d/<friend/cur/req>  e/<request>  i/<invoice>  p/<payment>
+ * Values are JSON with tagged bigints, bytes and maps.
+ */
+
+function encode(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key: string) {
+    const raw = this[key];
+    if (typeof raw === 'bigint') return { $n: raw.toString() };
+    if (raw instanceof Uint8Array) return { $b: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex') };
+    if (raw instanceof Map) return { $m: [...raw.entries()] };
+    if (raw instanceof Set) return { $s: [...raw.values()] };
+    return raw;
+  });
+}
+
+function decode<T>(text: string): T {
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const v = value as Record<string, unknown>;
+      if (typeof v.$n === 'string') return BigInt(v.$n);
+      if (typeof v.$b === 'string') return new Uint8Array(Buffer.from(v.$b, 'hex'));
+      if (Array.isArray(v.$m)) return new Map(v.$m as [unknown, unknown][]);
+      if (Array.isArray(v.$s)) return new Set(v.$s);
+    }
+    return value;
+  }) as T;
+}
+
+/** The node record also names our key, so a database is never opened with another identity. */
+export function nodeRecord(state: FunderState): string {
+  return encode({ pk: Buffer.from(state.localPublicKey).toString('hex'), relays: state.relays });
+}
+
+const VOLATILE = new Set(['online', 'remoteWantsToken', 'tokenRequested', 'resendPending', 'channel']);
+
+function friendRecord(friend: Friend): string {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(friend)) if (!VOLATILE.has(k)) out[k] = v;
+  return encode(out);
+}
+
+function channelRecord(ch: TokenChannel): string {
+  const balances: [string, bigint, bigint, bigint][] = [];
+  for (const [currency, mc] of ch.mutualCredits) balances.push([currency, mc.balance, mc.localPending, mc.remotePending]);
+  return encode({ ...ch, mutualCredits: undefined, balances });
+}
+
+/** The writes that make the store match `state` for every entity in `changes`. */
+export function changesToOps(state: FunderState, changes: ChangeSet, into: Map<string, string | null> = new Map()): Map<string, string | null> {
+  if (changes.node) into.set('n', nodeRecord(state));
+  for (const key of changes.friends) {
+    const friend = state.friends.get(key);
+    into.set(`f/${key}`, friend === undefined ? null : friendRecord(friend));
+  }
+  for (const key of changes.channels) {
+    const friend = state.friends.get(key);
+    into.set(`c/${key}`, friend === undefined ? null : channelRecord(friend.channel));
+  }
+  for (const id of changes.txs) {
+    const [friendKey, side, rk] = id.split('\0', 3);
+    const currency = id.slice(friendKey.length + side.length + rk.length + 3);
+    const mc = state.friends.get(friendKey)?.channel.mutualCredits.get(currency);
+    const tx = side === 'L' ? mc?.local.get(rk) : mc?.remote.get(rk);
+    into.set(`t/${friendKey}/${side}/${rk}/${currency}`, tx === undefined ? null : encode(tx));
+  }
+  for (const [prefix, keys, map] of [
+    ['u', changes.upstream, state.upstream],
+    ['d', changes.downstream, state.downstream],
+    ['e', changes.deadlines, state.deadlines],
+    ['i', changes.invoices, state.invoices],
+    ['p', changes.payments, state.payments],
+  ] as const) {
+    for (const key of keys) {
+      const value = (map as Map<string, unknown>).get(key);
+      into.set(`${prefix}/${key}`, value === undefined ? null : encode(value));
+    }
+  }
+  return into;
+}
+
+export function toBatch(ops: Map<string, string | null>): BatchOp[] {
+  const out: BatchOp[] = [];
+  for (const [key, value] of ops) out.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
+  return out;
+}
+
+/** Rebuilds the state from every stored record; volatile flags start cleared (friends offline). */
+export function stateFromRecords(state: FunderState, records: Map<string, string>): FunderState {
+  const channels = new Map<string, TokenChannel>();
+  const txs: [string, string, string, string, PendingTx][] = [];
+  for (const [key, value] of records) {
+    const slash = key.indexOf('/');
+    const kind = slash < 0 ? key : key.slice(0, slash);
+    const rest = key.slice(slash + 1);
+    switch (kind) {
+      case 'n':
+        state.relays = decode<{ relays: FunderState['relays'] }>(value).relays;
+        break;
+      case 'f': {
+        const friend = decode<Friend>(value);
+        state.friends.set(rest, { ...friend, online: false, remoteWantsToken: false, tokenRequested: false, resendPending: false } as Friend);
+        break;
+      }
+      case 'c': {
+        const record = decode<TokenChannel & { balances: [string, bigint, bigint, bigint][] }>(value);
+        const mcs = new Map<string, MutualCredit>();
+        for (const [currency, balance, localPending, remotePending] of record.balances) {
+          mcs.set(currency, { ...newMutualCredit(), balance, localPending, remotePending });
+        }
+        const { balances: _unused, ...rest2 } = record;
+        channels.set(rest, { ...rest2, mutualCredits: mcs });
+        break;
+      }
+      case 't': {
+        const [friendKey, side, rk] = rest.split('/', 3);
+        const currency = rest.slice(friendKey.length + side.length + rk.length + 3);
+        txs.push([friendKey, side, rk, currency, decode<PendingTx>(value)]);
+        break;
+      }
+      case 'u':
+        state.upstream.set(rest, decode(value));
+        break;
+      case 'd':
+        state.downstream.set(rest, decode(value));
+        break;
+      case 'e':
+        state.deadlines.set(rest, decode(value));
+        break;
+      case 'i':
+        state.invoices.set(rest, decode(value));
+        break;
+      case 'p':
+        state.payments.set(rest, decode(value));
+        break;
+    }
+  }
+  for (const [key, channel] of channels) {
+    const friend = state.friends.get(key);
+    if (friend !== undefined) friend.channel = channel;
+  }
+  for (const [friendKey, side, rk, currency, tx] of txs) {
+    const mc = state.friends.get(friendKey)?.channel.mutualCredits.get(currency);
+    if (mc === undefined) continue;
+    (side === 'L' ? mc.local : mc.remote).set(rk, tx);
+  }
+  return state;
+}
