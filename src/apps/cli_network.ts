@@ -48,6 +48,8 @@ const LISTEN = '127.0.0.1:0';
 
 export class CliNetwork {
   readonly servers: ServerHandle[] = [];
+  /** Every process started, including ones that never got ready, so all of them are stopped. */
+  readonly programs: RunningProgram[] = [];
   /** Every CLI call made, for a report of what happened. */
   readonly calls: string[] = [];
 
@@ -65,7 +67,10 @@ export class CliNetwork {
   }
 
   private start(program: ProgramName, args: string[]): RunningProgram {
-    return startProgram(program, args, { OFFSET_LOG_LEVEL: 'info', ...this.env });
+    // Servers announce their ports at info level, whatever level the rest of the run uses.
+    const running = startProgram(program, args, { ...this.env, OFFSET_LOG_LEVEL: 'info' });
+    this.programs.push(running);
+    return running;
   }
 
   async relay(name: string): Promise<ServerHandle> {
@@ -231,7 +236,7 @@ export class CliNetwork {
   }
 
   async stopAll(): Promise<void> {
-    const programs = this.servers.map((s) => s.program).reverse();
+    const programs = [...this.programs].reverse();
     // Nodes first (they talk to the others), then index servers and relays.
     await Promise.all(programs.filter((p) => p.name === 'stnode').map((p) => p.stop('SIGTERM')));
     await Promise.all(programs.filter((p) => p.name !== 'stnode').map((p) => p.stop('SIGTERM')));

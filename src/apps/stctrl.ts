@@ -32,8 +32,9 @@ function seconds(text: string): number {
 type Action = (ctx: cmd.CommandContext, options: Record<string, string>) => Promise<cmd.CommandOutput> | cmd.CommandOutput;
 
 function leaf(program: Command, name: string, description: string, permission: keyof AppPermissions | null, action: Action): Command {
-  return new Command(name).description(description).action(async (options: Record<string, string>) => {
+  return new Command(name).description(description).option('--json', 'print one JSON object instead of text').action(async (options: Record<string, string | boolean>) => {
     const global = program.opts<GlobalOptions>();
+    const json = global.json || options.json === true;
     // Files are read before dialing, so a typo in a path is reported as such, not as a network error.
     const identity = loadIdentityFile(global.idfile);
     const node = readServerTicket(global.ticket, FileKind.NodeTicket);
@@ -43,8 +44,8 @@ function leaf(program: Command, name: string, description: string, permission: k
     });
     try {
       if (permission !== null) cmd.requirePermission(client.permissions, permission, name);
-      const output = await action({ client, timeoutMs }, options);
-      emit({ json: global.json }, output.human, output.json);
+      const output = await action({ client, timeoutMs }, options as Record<string, string>);
+      emit({ json }, output.human, output.json);
     } finally {
       client.close();
     }
@@ -57,7 +58,9 @@ export function stctrlProgram(): Command {
     .requiredOption('-I, --idfile <file>', 'identity file of this app')
     .requiredOption('-T, --ticket <file>', 'ticket of the node to control (stmgr node-ticket)')
     .option('--json', 'print one JSON object instead of text', false)
-    .option('--timeout <seconds>', 'how long to wait for the node (default 60)', seconds, 60);
+    .option('--timeout <seconds>', 'how long to wait for the node (default 60)', seconds, 60)
+    // Program options go before the command, so a command's own --ticket is never taken for the node's.
+    .enablePositionalOptions();
 
   const info = new Command('info').description('show the node\'s state');
   info.addCommand(leaf(program, 'public-key', 'the node\'s public key', null, (ctx) => cmd.infoPublicKey(ctx)));
