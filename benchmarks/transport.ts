@@ -4,6 +4,10 @@
  * thread and the clients (ws) in this thread; plus raw sodium ChaCha20-Poly1305 MB/s for
  * comparison. Prints one JSON object per phase; the last line is the summary.
  *
+ * The machine is shared, so wall-clock rates understate what the code does when other work
+ * competes for the two cores. Each phase therefore also reports the CPU seconds this process
+ * (client thread + server worker) spent, and the rate per CPU second, which is steadier.
+ *
  *   npm run bench:transport [-- --quick]
  */
 import { Worker } from 'node:worker_threads';
@@ -13,12 +17,19 @@ import { Identity } from '../src/crypto/identity.js';
 import { silentLogger } from '../src/common/log.js';
 import { connectSecure, type SecureChannel } from '../src/transport/index.js';
 import { aeadSeal } from '../src/transport/keys.js';
+import NoiseState from 'noise-handshake';
+import { noiseStatic } from '../src/transport/handshake.js';
 
 const quick = process.argv.includes('--quick');
 const phaseMs = quick ? 2_000 : 6_000;
 
 function emit(value: object): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
 }
 
 function rawAeadMbPerS(): number {
@@ -35,6 +46,25 @@ function rawAeadMbPerS(): number {
     }
   }
   return bytes / 1e6 / ((performance.now() - start) / 1000);
+}
+
+/** Bare noise-handshake IK, both sides on this thread: the ceiling for handshakes on one core. */
+function rawNoiseIkPerS(): number {
+  const a = noiseStatic(Identity.generate());
+  const b = noiseStatic(Identity.generate());
+  const prologue = Buffer.alloc(0);
+  let done = 0;
+  const start = performance.now();
+  while (performance.now() - start < phaseMs / 2) {
+    const initiator = new NoiseState('IK', true, a);
+    const responder = new NoiseState('IK', false, b);
+    initiator.initialise(prologue, b.publicKey);
+    responder.initialise(prologue);
+    responder.recv(initiator.send());
+    initiator.recv(responder.send());
+    done += 1;
+  }
+  return done / ((performance.now() - start) / 1000);
 }
 
 async function startServer(seed: Uint8Array): Promise<{ port: number; stop: () => Promise<void> }> {
@@ -56,10 +86,11 @@ async function startServer(seed: Uint8Array): Promise<{ port: number; stop: () =
   };
 }
 
-async function handshakes(url: string, server: Identity, concurrency: number): Promise<number> {
+async function handshakes(url: string, server: Identity, concurrency: number): Promise<{ rate: number; perCpuS: number }> {
   const client = Identity.generate();
   let done = 0;
   let failed = 0;
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   const deadline = start + phaseMs;
   const loop = async (): Promise<void> => {
@@ -80,8 +111,17 @@ async function handshakes(url: string, server: Identity, concurrency: number): P
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
   const rate = done / ((performance.now() - start) / 1000);
-  emit({ phase: 'handshakes', concurrency, handshakes: done, failed, handshakes_per_s: Math.round(rate) });
-  return rate;
+  const cpu = cpuSeconds(cpuStart);
+  emit({
+    phase: 'handshakes',
+    concurrency,
+    handshakes: done,
+    failed,
+    handshakes_per_s: Math.round(rate),
+    cpu_s: Number(cpu.toFixed(2)),
+    handshakes_per_cpu_s: Math.round(done / cpu),
+  });
+  return { rate, perCpuS: done / cpu };
 }
 
 /** Asks the server how many frames it has; resolves with the count. */
@@ -92,7 +132,11 @@ function report(channel: SecureChannel, replies: ((frames: number) => void)[]): 
   });
 }
 
-async function stream(url: string, server: Identity, frameBytes: number): Promise<{ framesPerS: number; mbPerS: number }> {
+async function stream(
+  url: string,
+  server: Identity,
+  frameBytes: number,
+): Promise<{ framesPerS: number; mbPerS: number; framesPerCpuS: number; mbPerCpuS: number }> {
   const channel = await connectSecure(url, {
     identity: Identity.generate(),
     expectedRemoteKey: server.publicKey,
@@ -104,6 +148,7 @@ async function stream(url: string, server: Identity, frameBytes: number): Promis
   const frame = Buffer.alloc(frameBytes, 1);
   const baseline = await report(channel, replies);
   let sent = 0;
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   let drained: (() => void) | null = null;
   channel.onDrain(() => drained?.());
@@ -119,15 +164,24 @@ async function stream(url: string, server: Identity, frameBytes: number): Promis
   }
   const received = (await report(channel, replies)) - baseline;
   const seconds = (performance.now() - start) / 1000;
+  const cpu = cpuSeconds(cpuStart);
   channel.close('bench');
   if (received !== sent) throw new Error(`server counted ${received} frames, client sent ${sent}`);
-  const result = { framesPerS: received / seconds, mbPerS: (received * frameBytes) / 1e6 / seconds };
+  const result = {
+    framesPerS: received / seconds,
+    mbPerS: (received * frameBytes) / 1e6 / seconds,
+    framesPerCpuS: received / cpu,
+    mbPerCpuS: (received * frameBytes) / 1e6 / cpu,
+  };
   emit({
     phase: `stream ${frameBytes} B`,
     frames: received,
     seconds: Number(seconds.toFixed(2)),
     frames_per_s: Math.round(result.framesPerS),
     mb_per_s: Number(result.mbPerS.toFixed(1)),
+    cpu_s: Number(cpu.toFixed(2)),
+    frames_per_cpu_s: Math.round(result.framesPerCpuS),
+    mb_per_cpu_s: Number(result.mbPerCpuS.toFixed(1)),
     messages_sent: channel.counters.messagesSent,
   });
   return result;
@@ -139,16 +193,24 @@ const url = `ws://127.0.0.1:${server.port}/`;
 try {
   const raw = rawAeadMbPerS();
   emit({ phase: 'raw sodium chacha20-poly1305 16 KiB', mb_per_s: Number(raw.toFixed(1)) });
-  const handshakesPerS = await handshakes(url, serverIdentity, quick ? 32 : 64);
+  const rawNoise = rawNoiseIkPerS();
+  emit({ phase: 'raw noise-handshake IK, both sides on one thread', handshakes_per_s: Math.round(rawNoise) });
+  const handshake = await handshakes(url, serverIdentity, quick ? 32 : 64);
   const small = await stream(url, serverIdentity, 100);
   const large = await stream(url, serverIdentity, 16 * 1024);
+  const os = await import('node:os');
   emit({
-    handshakes_per_s: Math.round(handshakesPerS),
+    handshakes_per_s: Math.round(handshake.rate),
     frames_per_s_100B: Math.round(small.framesPerS),
     mb_per_s_16KiB: Number(large.mbPerS.toFixed(1)),
     raw_sodium_chacha20poly1305_mb_per_s: Number(raw.toFixed(1)),
+    raw_noise_ik_handshakes_per_s: Math.round(rawNoise),
+    handshakes_per_cpu_s: Math.round(handshake.perCpuS),
+    frames_per_cpu_s_100B: Math.round(small.framesPerCpuS),
+    mb_per_cpu_s_16KiB: Number(large.mbPerCpuS.toFixed(1)),
     quick,
-    cores: (await import('node:os')).availableParallelism(),
+    cores: os.availableParallelism(),
+    load_average_1m: Number(os.loadavg()[0].toFixed(2)),
   });
 } finally {
   await server.stop();

@@ -112,12 +112,14 @@ export interface ChangeSet {
   deadlines: Set<string>;
   invoices: Set<string>;
   payments: Set<string>;
+  /** Queued operations added (the item) or removed (null), by friendKey \0 seq. */
+  queued: Map<string, import('./state.js').QueuedOp | null>;
 }
 
 export function emptyChangeSet(): ChangeSet {
   return {
     node: false, friends: new Set(), channels: new Set(), txs: new Set(), upstream: new Set(),
-    downstream: new Set(), deadlines: new Set(), invoices: new Set(), payments: new Set(),
+    downstream: new Set(), deadlines: new Set(), invoices: new Set(), payments: new Set(), queued: new Map(),
   };
 }
 
@@ -126,11 +128,12 @@ export function mergeChangeSet(into: ChangeSet, from: ChangeSet): void {
   for (const k of ['friends', 'channels', 'txs', 'upstream', 'downstream', 'deadlines', 'invoices', 'payments'] as const) {
     for (const v of from[k]) into[k].add(v);
   }
+  for (const [k, v] of from.queued) into.queued.set(k, v);
 }
 
 export function isEmptyChangeSet(c: ChangeSet): boolean {
   return !c.node && c.friends.size === 0 && c.channels.size === 0 && c.txs.size === 0 && c.upstream.size === 0
-    && c.downstream.size === 0 && c.deadlines.size === 0 && c.invoices.size === 0 && c.payments.size === 0;
+    && c.downstream.size === 0 && c.deadlines.size === 0 && c.invoices.size === 0 && c.payments.size === 0 && c.queued.size === 0;
 }
 
 export interface FunderOutput {

@@ -2,6 +2,7 @@ import * as flatbuffers from 'flatbuffers';
 import { I128_MAX, I128_MIN, U64_MAX } from '../common/bytes.js';
 import { OffsetError } from '../common/errors.js';
 import { FlatTable, readU128 } from '../index/flat_reader.js';
+import { verifyBuffer } from '../wire/verify.js';
 import { FriendMessageBody } from '../wire/generated/offset/funder/friend-message-body.js';
 import { FriendTcOp as OpType } from '../wire/generated/offset/funder/friend-tc-op.js';
 import {
@@ -12,7 +13,8 @@ import type { CurrencyBalance, CurrencyOp, FriendMessage, FriendTcOp, MoveToken,
 
 /**
  * FriendMessage bytes (schemas/funder.fbs) to plain values and back. Decoding takes untrusted
- * bytes, checks every offset and length, and returns a value or a FunderDecodeError; it never
+ * bytes, runs the shared verifier, then reads through the bounds-checked reader with the
+ * protocol's limits, and returns a value or a FunderDecodeError; it never
  * throws and never hands out a half-read object. Lists are read up to one element past their
  * protocol limit so the core rejects the move itself (a counted peer fault, not a silent drop).
  */
@@ -110,6 +112,8 @@ function readResetTerms(t: FlatTable): ResetTerms {
 }
 
 export function decodeFriendMessage(input: Uint8Array): DecodeResult<FriendMessage> {
+  const invalid = verifyBuffer(input, 'offset.funder.FriendMessage');
+  if (invalid !== null) return { ok: false, error: new FunderDecodeError(`FriendMessage: ${invalid.message}`) };
   try {
     const root = FlatTable.root(input);
     const type = root.u8(0);

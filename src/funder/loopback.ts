@@ -146,7 +146,7 @@ export interface PaymentRunResult {
  * would: invoice, payment, one transaction, close request; the commit is handed to the seller.
  * Payments the buyer already knows (after a restart) are resumed rather than recreated.
  */
-export function runPayments(plan: PaymentPlan, count: number, window: number, now: () => number = () => performance.now()): Promise<PaymentRunResult> {
+export function runPayments(plan: PaymentPlan, count: number, window: number, now: () => number = () => performance.now(), firstId = 0): Promise<PaymentRunResult> {
   const { buyer, seller } = plan;
   const started = new Map<string, number>();
   const latenciesMs: number[] = [];
@@ -177,7 +177,8 @@ export function runPayments(plan: PaymentPlan, count: number, window: number, no
       id[31] = 2;
       return id;
     };
-    const start = (n: number): void => {
+    const start = (i: number): void => {
+      const n = firstId + i;
       const paymentId = idFor(n, 16, 1);
       const key = idKey(paymentId);
       started.set(key, now());

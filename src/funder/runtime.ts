@@ -1,3 +1,4 @@
+import { deserialize } from 'node:v8';
 import { bytesEqual } from '../common/bytes.js';
 import { OffsetError } from '../common/errors.js';
 import type { Identity } from '../crypto/identity.js';
@@ -39,11 +40,11 @@ export class FunderWrongIdentityError extends OffsetError {
 }
 
 export class FunderRuntime {
-  private pendingOps = new Map<string, string | null>();
+  private pendingOps = new Map<string, Buffer | null>();
   private pendingEffects: Effect[] = [];
   private writing: Promise<void> | null = null;
   private closed = false;
-  readonly stats = { events: 0, writes: 0, eventsWritten: 0 };
+  readonly stats = { events: 0, writes: 0, eventsWritten: 0, writeMs: 0 };
   private eventsInBatch = 0;
 
   private constructor(
@@ -60,7 +61,7 @@ export class FunderRuntime {
     const state = newFunderState(identity.publicKey);
     const node = records.get('n');
     if (node !== undefined) {
-      const stored = JSON.parse(node) as { pk?: string };
+      const stored = deserialize(node) as { pk?: string };
       if (stored.pk !== Buffer.from(identity.publicKey).toString('hex')) {
         await store.close();
         throw new FunderWrongIdentityError();
@@ -107,7 +108,9 @@ export class FunderRuntime {
       this.pendingEffects = [];
       this.eventsInBatch = 0;
       if (ops.size > 0) {
+        const t0 = performance.now();
         await this.store.write(toBatch(ops));
+        this.stats.writeMs += performance.now() - t0;
         this.stats.writes++;
         this.stats.eventsWritten += events;
         this.options.afterDurable?.(this.stats.writes);

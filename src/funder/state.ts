@@ -13,9 +13,14 @@ export interface CurrencyConfig {
   isOpen: boolean;
 }
 
+export type QueueName = 'backwards' | 'requests' | 'userRequests';
+
+/** An operation waiting for the token. Immutable; stored under its own key by `seq`. */
 export interface QueuedOp {
   readonly currency: Currency;
   readonly op: FriendTcOp;
+  readonly seq: number;
+  readonly queue: QueueName;
 }
 
 export interface Inconsistency {
@@ -40,6 +45,8 @@ export interface Friend {
   userRequests: QueuedOp[];
   /** The relay list last announced to this friend, as a comparison key. */
   sentRelaysKey: string | null;
+  /** Sequence number of the next queued operation (orders the stored queue records). */
+  nextSeq: number;
   // Not persisted: connection state and per-connection flags.
   online: boolean;
   remoteWantsToken: boolean;
@@ -80,6 +87,8 @@ export interface OpenInvoice {
   srcHashedLock: Hash | null;
   txs: Map<string, InvoiceTx>;
   accepted: bigint;
+  /** The response that completed the invoice: a commit must carry exactly it. */
+  completedBy: { readonly responseHash: Hash; readonly signature: Uint8Array; readonly destPayment: bigint } | null;
 }
 
 export type PaymentTxStatus = 'pending' | 'responded' | 'failed' | 'collected';
@@ -150,6 +159,7 @@ export function newFriend(local: PublicKey, publicKey: PublicKey, name: string, 
     requests: [],
     userRequests: [],
     sentRelaysKey: null,
+    nextSeq: 0,
     online: false,
     remoteWantsToken: false,
     tokenRequested: false,

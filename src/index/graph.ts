@@ -125,6 +125,11 @@ export class WriteGraph {
     return this.currencyNames.length + fresh <= MAX_CURRENCIES;
   }
 
+  /** Is node `id` currently reporting (not expired or removed)? */
+  isReporting(id: number): boolean {
+    return this.lastSeen.has(id);
+  }
+
   knowsCurrency(currency: string): boolean {
     return this.currencyIds.has(currency);
   }

@@ -65,7 +65,7 @@ export function defaultSearchParams(source: number, destination: number, amount:
 }
 
 const TWO_POW_32 = 4294967296;
-const EPOCH_MAX = 0xffffffff;
+const EPOCH_MAX = 0x7fffffff;
 
 class Bounds {
   work = 0;
@@ -93,24 +93,18 @@ class Bounds {
 export class Searcher {
   private size = 0;
   private epoch = 0;
-  private markF = new Uint32Array(0);
-  private markB = new Uint32Array(0);
+  private mark = new Int32Array(0);
   private parentF = new Int32Array(0);
   private parentB = new Int32Array(0);
-  private depthF = new Uint8Array(0);
-  private depthB = new Uint8Array(0);
   private queueF = new Uint32Array(0);
   private queueB = new Uint32Array(0);
 
   private ensure(nodeCount: number): void {
     if (nodeCount <= this.size) return;
     const size = Math.max(nodeCount, this.size * 2, 1024);
-    this.markF = new Uint32Array(size);
-    this.markB = new Uint32Array(size);
+    this.mark = new Int32Array(size);
     this.parentF = new Int32Array(size);
     this.parentB = new Int32Array(size);
-    this.depthF = new Uint8Array(size);
-    this.depthB = new Uint8Array(size);
     this.queueF = new Uint32Array(size);
     this.queueB = new Uint32Array(size);
     this.size = size;
@@ -119,8 +113,7 @@ export class Searcher {
 
   private nextEpoch(): number {
     if (this.epoch === EPOCH_MAX) {
-      this.markF.fill(0);
-      this.markB.fill(0);
+      this.mark.fill(0);
       this.epoch = 0;
     }
     return ++this.epoch;
@@ -183,7 +176,11 @@ export class Searcher {
 
   /**
    * Shortest path (in hops) over edges whose free capacity is at least `need`; returns the slots
-   * of the path or null. Levels grow on the side with the smaller frontier.
+   * of the path or null. Levels grow on the side whose frontier has fewer edges. One stamp array
+   * serves both sides (+epoch forward, -epoch backward), so each scanned edge touches one random
+   * cache line. Every meeting found while growing a level closes a path of the same length
+   * (levelF + 1 + levelB: a shallower meeting would have been seen a level earlier), so the first
+   * one is a shortest path and the search stops there.
    */
   private bfs(
     graph: CurrencyGraph,
@@ -196,16 +193,16 @@ export class Searcher {
   ): number[] | null {
     const { offsets, targets, mirror, capacity, rateMul, rateAdd } = graph;
     const { source, destination, excludeFrom, excludeTo } = params;
-    const feeCap = params.maxFee === null ? Infinity : Number(params.maxFee);
+    const feeCap = params.maxFee === null ? Infinity : Number(params.maxFee) + 1;
     const amountF = Number(params.amount);
     const epoch = this.nextEpoch();
-    const { markF, markB, parentF, parentB, depthF, depthB, queueF, queueB } = this;
+    const back = -epoch;
+    const { mark, parentF, parentB, queueF, queueB } = this;
     const checkBanned = banned.size > 0;
-    markF[source] = epoch;
-    depthF[source] = 0;
+    const plain = residual === null && !checkBanned && feeCap === Infinity;
+    mark[source] = epoch;
     parentF[source] = -1;
-    markB[destination] = epoch;
-    depthB[destination] = 0;
+    mark[destination] = back;
     parentB[destination] = -1;
     queueF[0] = source;
     queueB[0] = destination;
@@ -215,8 +212,7 @@ export class Searcher {
     let bEnd = 1;
     let levelF = 0;
     let levelB = 0;
-    let best = -1;
-    let bestLength = Infinity;
+    let meetSlot = -1;
     while (fStart < fEnd && bStart < bEnd && levelF + levelB < maxEdges) {
       let degreesF = 0;
       for (let i = fStart; i < fEnd; i++) degreesF += offsets[queueF[i] + 1] - offsets[queueF[i]];
@@ -225,25 +221,26 @@ export class Searcher {
       if (degreesF <= degreesB) {
         if (!bounds.spend(degreesF + 1)) return null;
         const end = fEnd;
-        for (let i = fStart; i < end; i++) {
+        scan: for (let i = fStart; i < end; i++) {
           const u = queueF[i];
-          const du = depthF[u] + 1;
           for (let s = offsets[u], e = offsets[u + 1]; s < e; s++) {
             const v = targets[s];
-            if (markF[v] === epoch) continue;
-            const free = residual === null ? capacity[s] : capacity[s] - (residual.get(s) ?? 0);
-            if (free < need) continue;
-            if (u === excludeFrom && v === excludeTo) continue;
-            if (checkBanned && banned.has(s)) continue;
-            if (v !== destination && feeCap !== Infinity && (amountF * rateMul[s]) / TWO_POW_32 + rateAdd[s] > feeCap + 1) continue;
-            markF[v] = epoch;
-            parentF[v] = s;
-            depthF[v] = du;
-            queueF[fEnd++] = v;
-            if (markB[v] === epoch && du + depthB[v] < bestLength) {
-              bestLength = du + depthB[v];
-              best = v;
+            const m = mark[v];
+            if (m === epoch) continue;
+            if (capacity[s] < need) continue;
+            if (!plain) {
+              if (residual !== null && capacity[s] - (residual.get(s) ?? 0) < need) continue;
+              if (checkBanned && banned.has(s)) continue;
+              if (v !== destination && (amountF * rateMul[s]) / TWO_POW_32 + rateAdd[s] > feeCap) continue;
             }
+            if (u === excludeFrom && v === excludeTo) continue;
+            if (m === back) {
+              meetSlot = s;
+              break scan;
+            }
+            mark[v] = epoch;
+            parentF[v] = s;
+            queueF[fEnd++] = v;
           }
         }
         fStart = end;
@@ -251,42 +248,45 @@ export class Searcher {
       } else {
         if (!bounds.spend(degreesB + 1)) return null;
         const end = bEnd;
-        for (let i = bStart; i < end; i++) {
+        scan: for (let i = bStart; i < end; i++) {
           const v = queueB[i];
-          const dv = depthB[v] + 1;
           for (let r = offsets[v], e = offsets[v + 1]; r < e; r++) {
             const u = targets[r];
-            if (markB[u] === epoch) continue;
+            const m = mark[u];
+            if (m === back) continue;
             const s = mirror[r]; // the edge u→v
-            const free = residual === null ? capacity[s] : capacity[s] - (residual.get(s) ?? 0);
-            if (free < need) continue;
-            if (u === excludeFrom && v === excludeTo) continue;
-            if (checkBanned && banned.has(s)) continue;
-            if (v !== destination && feeCap !== Infinity && (amountF * rateMul[s]) / TWO_POW_32 + rateAdd[s] > feeCap + 1) continue;
-            markB[u] = epoch;
-            parentB[u] = s;
-            depthB[u] = dv;
-            queueB[bEnd++] = u;
-            if (markF[u] === epoch && dv + depthF[u] < bestLength) {
-              bestLength = dv + depthF[u];
-              best = u;
+            if (capacity[s] < need) continue;
+            if (!plain) {
+              if (residual !== null && capacity[s] - (residual.get(s) ?? 0) < need) continue;
+              if (checkBanned && banned.has(s)) continue;
+              if (v !== destination && (amountF * rateMul[s]) / TWO_POW_32 + rateAdd[s] > feeCap) continue;
             }
+            if (u === excludeFrom && v === excludeTo) continue;
+            if (m === epoch) {
+              meetSlot = s;
+              break scan;
+            }
+            mark[u] = back;
+            parentB[u] = s;
+            queueB[bEnd++] = u;
           }
         }
         bStart = end;
         levelB++;
       }
-      if (best >= 0) break;
+      if (meetSlot >= 0) break;
     }
-    if (best < 0 || bestLength > maxEdges) return null;
+    if (meetSlot < 0) return null;
+    // meetSlot is an edge u→v with u reached forward and v reached backward.
     const path: number[] = [];
-    for (let w = best; w !== source; ) {
+    for (let w = targets[mirror[meetSlot]]; w !== source; ) {
       const s = parentF[w];
       path.push(s);
       w = targets[mirror[s]];
     }
     path.reverse();
-    for (let w = best; w !== destination; ) {
+    path.push(meetSlot);
+    for (let w = targets[meetSlot]; w !== destination; ) {
       const s = parentB[w];
       path.push(s);
       w = targets[s];

@@ -191,7 +191,14 @@ export class RelayListenPool {
   private readonly backoff: BackoffOptions;
   private readonly log: Logger;
 
-  constructor(private readonly o: RelayClientOptions & RelayListenerEvents & { backoff?: Partial<BackoffOptions>; random?: () => number }) {
+  constructor(
+    private readonly o: RelayClientOptions & RelayListenerEvents & {
+      backoff?: Partial<BackoffOptions>;
+      random?: () => number;
+      /** A listener on `relay` is up (after each reconnect too). */
+      onListening?: (relay: RelayAddress) => void;
+    },
+  ) {
     this.backoff = { baseMs: 1_000, maxMs: 60_000, stableMs: 30_000, ...o.backoff };
     this.log = o.logger ?? silentLogger;
   }
@@ -232,6 +239,7 @@ export class RelayListenPool {
         entry.listener.close();
         return;
       }
+      this.o.onListening?.(entry.relay);
       const reason = await entry.listener.closed;
       this.log.info({ relay: entry.relay.url, reason }, 'relay listener closed');
       if (performance.now() - startedMs >= this.backoff.stableMs) entry.attempt = 0;

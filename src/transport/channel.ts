@@ -136,6 +136,7 @@ export class SecureChannel {
     rekeys: 0,
   };
   private state: State;
+  private readonly role: 'initiator' | 'responder';
   private readonly session: Session;
   private readonly sendFrameBytesMax: number;
   private readonly wireMax: number;
@@ -153,7 +154,7 @@ export class SecureChannel {
   private wantDrain = false;
   private closeReason: TransportError | null = null;
   private confirmed: ((error?: TransportError) => void) | null = null;
-  private readonly log: Logger;
+  private logger: Logger | null = null;
 
   private constructor(
     readonly pipe: FramePipe,
@@ -180,11 +181,17 @@ export class SecureChannel {
     this.wireMax = wireBytesMax(options.frameBytesMax);
     this.lastSendMs = now;
     this.lastReceiveMs = now;
-    this.log = options.logger.child({ purpose, role: result.role, remote: toBase64Url(result.remoteKey) });
+    this.role = result.role;
     pipe.onMessage((message) => this.handleMessage(message));
     pipe.onClose((reason, localError) => this.handlePipeClose(reason, localError));
     pipe.onDrain?.(() => this.handleDrain());
     if (state === 'open') this.startTimer();
+  }
+
+  /** A child logger, made on first use: most channels never log, and pino children are not free. */
+  private get log(): Logger {
+    this.logger ??= this.options.logger.child({ purpose: this.purpose, role: this.role, remote: toBase64Url(this.remoteKey) });
+    return this.logger;
   }
 
   /** Dials: runs the initiator side over `pipe`; resolves once the responder proved the pinned key. */
@@ -198,7 +205,6 @@ export class SecureChannel {
         frameBytesMax: options.frameBytesMax,
         version: options.version,
       });
-      const log = options.logger.child({ purpose: params.purpose, role: 'initiator', remote: toBase64Url(params.expectedRemoteKey) });
       const first = handshake.start();
       let settled = false;
       const settle = (error: TransportError | null, channel?: SecureChannel): void => {
@@ -206,7 +212,10 @@ export class SecureChannel {
         settled = true;
         clearTimeout(deadline);
         if (error !== null) {
-          log.warn({ code: error.code }, `handshake failed: ${error.message}`);
+          options.logger.warn(
+            { code: error.code, purpose: params.purpose, role: 'initiator', remote: toBase64Url(params.expectedRemoteKey) },
+            `handshake failed: ${error.message}`,
+          );
           pipe.close(closeReasonText(error));
           reject(error);
         } else {
@@ -247,7 +256,6 @@ export class SecureChannel {
         authorize: params.authorize,
         version: options.version,
       });
-      const log = options.logger.child({ purpose: params.purpose, role: 'responder' });
       let settled = false;
       let channel: SecureChannel | null = null;
       const settle = (error: TransportError | null): void => {
@@ -256,7 +264,7 @@ export class SecureChannel {
         clearTimeout(deadline);
         if (error !== null) {
           if (channel === null) {
-            log.warn({ code: error.code }, `handshake failed: ${error.message}`);
+            options.logger.warn({ code: error.code, purpose: params.purpose, role: 'responder' }, `handshake failed: ${error.message}`);
             pipe.close(closeReasonText(error));
           } else {
             channel.fail(error);
@@ -415,6 +423,7 @@ export class SecureChannel {
       this.counters.wireBytesSent += envelope.byteLength;
       if (frames.length === 0 && goodbye === undefined) this.counters.keepalivesSent += 1;
       this.pipe.send(envelope);
+      if (this.state !== 'open') return; // the pipe closed under us (a full send buffer)
       sendEmpty = this.session.controlPending();
     }
     this.counters.rekeys = this.session.getStats().rekeys;
@@ -432,7 +441,8 @@ export class SecureChannel {
       return this.fail(new TransportError(TransportErrorCode.Protocol, `unexpected ${decoded.value.kind} message after the handshake`));
     }
     const now = this.options.clock.nowMs();
-    const opened = this.session.open(decoded.value.phase, decoded.value.ciphertext, now);
+    // The pipe hands over a buffer the channel owns (see FramePipe.onMessage): open it in place.
+    const opened = this.session.openInPlace(decoded.value.phase, decoded.value.ciphertext, now);
     if (!opened.ok) return this.fail(opened.error);
     this.lastReceiveMs = now;
     this.counters.messagesReceived += 1;

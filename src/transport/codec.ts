@@ -5,7 +5,7 @@
  * they return plain values or a reason and never throw on peer input. Byte fields in decoded
  * values are views into the input buffer: callers that keep them past the input's lifetime copy.
  */
-import { Builder } from 'flatbuffers';
+import { Builder, type ByteBuffer } from 'flatbuffers';
 import { PublicKey } from '../wire/generated/offset/common/public-key.js';
 import { Batch } from '../wire/generated/offset/transport/batch.js';
 import { CloseCode } from '../wire/generated/offset/transport/close-code.js';
@@ -75,9 +75,41 @@ export function encodeHandshakeReject(code: CloseCode, version: number, purpose:
 }
 
 export function encodeSealed(phase: number, ciphertext: Uint8Array): Uint8Array {
-  const builder = new Builder(ciphertext.byteLength + 64);
-  const ciphertextOffset = builder.createByteVector(ciphertext);
-  return finishEnvelope(builder, Message.Sealed, Sealed.createSealed(builder, phase, ciphertextOffset));
+  return encodeSealedWith(phase, ciphertext.byteLength, (target) => target.set(ciphertext));
+}
+
+/**
+ * Encodes a Sealed envelope whose ciphertext `fill` writes straight into the envelope's buffer,
+ * so sealing costs one buffer per message and no copy of the ciphertext.
+ */
+export function encodeSealedWith(phase: number, ciphertextBytes: number, fill: (target: Uint8Array) => void): Uint8Array {
+  const builder = new Builder(ciphertextBytes + 64);
+  const ciphertextOffset = reserveByteVector(builder, ciphertextBytes);
+  const envelope = finishEnvelope(builder, Message.Sealed, Sealed.createSealed(builder, phase, ciphertextOffset));
+  fill(vectorData(builder, ciphertextOffset, ciphertextBytes));
+  return envelope;
+}
+
+/** The fields of flatbuffers' Builder that createByteVector itself uses. */
+interface BuilderInternals {
+  space: number;
+  bb: ByteBuffer;
+}
+
+/** createByteVector without the source bytes: reserves `length` bytes to be written later. */
+function reserveByteVector(builder: Builder, length: number): number {
+  builder.startVector(1, length, 1);
+  const raw = builder as unknown as BuilderInternals;
+  raw.space -= length;
+  raw.bb.setPosition(raw.space);
+  return builder.endVector();
+}
+
+/** The data of a vector by its builder offset (offsets count from the buffer's end, so they survive growth). */
+function vectorData(builder: Builder, vectorOffset: number, length: number): Uint8Array {
+  const bb = builder.dataBuffer();
+  const start = bb.capacity() - vectorOffset + 4;
+  return bb.bytes().subarray(start, start + length);
 }
 
 /** Encodes any envelope message (the inverse of decodeEnvelope). */
@@ -186,14 +218,26 @@ function createRekey(builder: Builder, ephemeral: Uint8Array): number {
   return Rekey.createRekey(builder, vector);
 }
 
+/** Encodes a batch into a new buffer. */
+export function encodeBatch(batch: BatchValue): Uint8Array {
+  return encodeBatchShared(batch).slice();
+}
+
+/** One builder per thread for batch plaintexts, which are encrypted and dropped at once. */
+let sharedBuilder = new Builder(64 * 1024);
+const SHARED_BUILDER_KEEP_BYTES = 4 * 1024 * 1024;
+
 /**
- * Encodes a batch. Frames are concatenated into one byte vector with a parallel length
+ * Encodes a batch into a buffer shared by every call on this thread: the result is valid only
+ * until the next call. Frames are concatenated into one byte vector with a parallel length
  * vector, so a batch of many small frames costs one copy and no per-frame tables.
  */
-export function encodeBatch(batch: BatchValue): Uint8Array {
+export function encodeBatchShared(batch: BatchValue): Uint8Array {
   let frameBytes = 0;
   for (const frame of batch.frames) frameBytes += frame.byteLength;
-  const builder = new Builder(frameBytes + 4 * batch.frames.length + 256 + (batch.paddingBytes ?? 0));
+  if (sharedBuilder.dataBuffer().capacity() > SHARED_BUILDER_KEEP_BYTES) sharedBuilder = new Builder(64 * 1024);
+  const builder = sharedBuilder;
+  builder.clear();
   const paddingBytes = batch.paddingBytes ?? 0;
   const padding = paddingBytes > 0 ? builder.createByteVector(new Uint8Array(paddingBytes)) : 0;
   const goodbye =
@@ -205,8 +249,13 @@ export function encodeBatch(batch: BatchValue): Uint8Array {
   let lengths = 0;
   let bytes = 0;
   if (batch.frames.length > 0) {
-    const joined = batch.frames.length === 1 ? batch.frames[0] : Buffer.concat(batch.frames, frameBytes);
-    bytes = builder.createByteVector(joined);
+    bytes = reserveByteVector(builder, frameBytes);
+    let at = 0;
+    const target = vectorData(builder, bytes, frameBytes);
+    for (const frame of batch.frames) {
+      target.set(frame, at);
+      at += frame.byteLength;
+    }
     builder.startVector(4, batch.frames.length, 4);
     for (let i = batch.frames.length - 1; i >= 0; i--) builder.addInt32(batch.frames[i].byteLength);
     lengths = builder.endVector();

@@ -87,8 +87,17 @@ function pinnedStatic(ed25519: Uint8Array): Buffer | null {
   return value;
 }
 
+const prologues = new Map<string, Uint8Array>();
+
+/** The Noise prologue: binds the protocol version and the link purpose into the transcript. */
 export function prologue(version: number, purpose: Purpose): Uint8Array {
-  return new CanonicalWriter(64).string('offset-ts/transport').u32(version).string(purpose).finish();
+  const id = `${version}/${purpose}`;
+  let bytes = prologues.get(id);
+  if (bytes === undefined) {
+    bytes = new CanonicalWriter(64).string('offset-ts/transport').u32(version).string(purpose).finish();
+    if (prologues.size < 64) prologues.set(id, bytes);
+  }
+  return bytes;
 }
 
 function failure(code: TransportErrorCode, message: string, reply?: Uint8Array): HandshakeStep {

@@ -14,10 +14,13 @@
  *                  initiator pins the responder's key from its ticket. The Noise prologue binds the
  *                  protocol version and the link purpose; cleartext copies of both in the first two
  *                  messages make a mismatch a readable error ("peer speaks transport v2, we speak v1").
- *   keys.ts        ChaCha20-Poly1305 IETF with implicit counter nonces, X25519 and the rekey KDF.
+ *   keys.ts        ChaCha20-Poly1305 IETF with implicit counter nonces, X25519 and the rekey KDF. Session keys
+ *                  sit in ordinary buffers wiped at close (sodium_malloc per key was a tenth of a
+ *                  handshake); identity keys stay in guarded memory.
  *   session.ts     Pure session: seals batches, opens them (strict counters: a replayed, reordered or
  *                  altered message closes the channel), DH rekey with fresh ephemerals and an overlap
- *                  window (key phases), bounded padding.
+ *                  window (key phases), bounded padding. seal() encrypts straight into the envelope;
+ *                  open() copies, openInPlace() (the channel's path) decrypts in the received buffer.
  *   channel.ts     SecureChannel: drives handshake + session over a pipe; batches the frames queued in
  *                  one event-loop turn into one sealed message (so small frames reach 100k/s over a
  *                  socket that carries far fewer messages); handshake deadline, keepalive, dead-peer
@@ -39,6 +42,9 @@
  * Every failure closes the channel with a logged, typed reason (TransportErrorCode): wrong key,
  * decrypt failure (tampering), replay, oversized message, dead peer, version or purpose mismatch,
  * handshake timeout, unauthorized key, busy server, protocol violation.
+ *
+ * Tests: test/transport (every bad input over real sockets, rekey overlap, the noise-c IK vector),
+ * test/fuzz/transport.test.ts (every decoder). Benchmark: npm run bench:transport [-- --quick].
  *
  * Known limits: an Ed25519 key and its negation convert to the same X25519 key, so the key a responder
  * reports could be the negation of the one the initiator holds; only the holder of the secret scalar

@@ -57,6 +57,27 @@ export function aeadSeal(key: Buffer, counter: number, ad: Buffer | null, plaint
   return out;
 }
 
+/** Encrypts `plaintext` into `out` (plaintext + tag bytes), which may be a view into a larger buffer. */
+export function aeadSealInto(out: Uint8Array, key: Buffer, counter: number, plaintext: Uint8Array): void {
+  aead.crypto_aead_chacha20poly1305_ietf_encrypt(asBuffer(out), asBuffer(plaintext), null, null, nonceFor(counter), key);
+}
+
+/**
+ * Decrypts in place and returns the plaintext as a view of `ciphertext`; null when
+ * authentication fails, in which case libsodium has zeroed the plaintext part of the buffer.
+ */
+export function aeadOpenInPlace(key: Buffer, counter: number, ciphertext: Uint8Array): Uint8Array | null {
+  if (ciphertext.byteLength < AEAD_TAG_BYTES) return null;
+  const c = asBuffer(ciphertext);
+  const m = c.subarray(0, c.byteLength - AEAD_TAG_BYTES);
+  try {
+    aead.crypto_aead_chacha20poly1305_ietf_decrypt(m, null, c, null, nonceFor(counter), key);
+  } catch {
+    return null;
+  }
+  return m;
+}
+
 /** Decrypts into a new buffer; null when authentication fails. Never throws on peer input. */
 export function aeadOpen(key: Buffer, counter: number, ad: Buffer | null, ciphertext: Uint8Array): Buffer | null {
   if (ciphertext.byteLength < AEAD_TAG_BYTES) return null;

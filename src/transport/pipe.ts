@@ -14,7 +14,8 @@ export interface FramePipe {
   bufferedBytes(): number;
   /**
    * Sets the message handler (one consumer; a later call replaces it). The message belongs to
-   * the handler: the pipe never reuses its memory.
+   * the handler: the pipe never reuses its memory, and the handler may modify it (the channel
+   * decrypts in place).
    */
   onMessage(handler: (message: Uint8Array) => void): void;
   /**
@@ -50,7 +51,8 @@ class MemoryPipe implements FramePipe {
 
   send(message: Uint8Array): void {
     if (this.closed || this.peer === null) return;
-    this.peer.enqueue(message);
+    // A copy, as a socket would deliver: the receiver owns (and may decrypt in place) what it gets.
+    this.peer.enqueue(new Uint8Array(message));
   }
 
   private enqueue(message: Uint8Array): void {

@@ -18,13 +18,14 @@
  * If both sides request at once, the Noise initiator's request wins: the initiator ignores the
  * responder's request, and the responder drops its own and answers.
  */
-import { CloseCode, decodeBatch, encodeBatch, encodeSealed, type BatchValue } from './codec.js';
+import { CloseCode, decodeBatch, encodeBatchShared, encodeSealedWith, type BatchValue } from './codec.js';
 import { PADDING_BYTES_MAX } from './constants.js';
 import { TransportError, TransportErrorCode } from './errors.js';
 import type { HandshakeResult, Role } from './handshake.js';
 import {
-  aeadOpen,
-  aeadSeal,
+  AEAD_TAG_BYTES,
+  aeadOpenInPlace,
+  aeadSealInto,
   COUNTER_MAX,
   initialChain,
   rekeyKeys,
@@ -50,14 +51,24 @@ interface KeySlot {
   key: Buffer;
   phase: number;
   counter: number;
+  /** Tags of the last REPLAY_TAGS messages opened under this key, to name a replay as such. */
+  recentTags: Buffer[];
+}
+
+function keySlot(key: Buffer, phase: number): KeySlot {
+  return { key, phase, counter: 0, recentTags: [] };
 }
 
 export type OpenResult =
   | { ok: true; frames: Uint8Array[]; goodbye?: { code: CloseCode; reason: string } }
   | { ok: false; error: TransportError };
 
-/** How many earlier counters a failed message is tried under, to tell a replay from tampering. */
-const REPLAY_PROBE_COUNT = 16;
+/**
+ * How many recent tags are kept per key to tell a replay from tampering: messages open in
+ * place (no copy), so a failed message cannot be retried under earlier counters; a replay
+ * carries the same tag as the message it copies.
+ */
+const REPLAY_TAGS = 16;
 
 export interface SessionStats {
   sendPhase: number;
@@ -92,8 +103,8 @@ export class Session {
     this.remoteFrameBytesMax = handshake.remoteFrameBytesMax;
     this.chain = initialChain(handshake.initiatorToResponder, handshake.responderToInitiator, handshake.handshakeHash);
     const [sendKey, receiveKey] = this.ownDirections(handshake.initiatorToResponder, handshake.responderToInitiator);
-    this.send = { key: sendKey, phase: 0, counter: 0 };
-    this.receive = { key: receiveKey, phase: 0, counter: 0 };
+    this.send = keySlot(sendKey, 0);
+    this.receive = keySlot(receiveKey, 0);
     this.lastRekeyMs = nowMs;
   }
 
@@ -139,8 +150,11 @@ export class Session {
       for (const frame of frames) frameBytes += frame.byteLength;
       batch.paddingBytes = (block - (frameBytes % block)) % block;
     }
-    const ciphertext = aeadSeal(this.send.key, this.send.counter, null, encodeBatch(batch));
-    const envelope = encodeSealed(this.send.phase, ciphertext);
+    const plaintext = encodeBatchShared(batch);
+    const { key, counter } = this.send;
+    const envelope = encodeSealedWith(this.send.phase, plaintext.byteLength + AEAD_TAG_BYTES, (target) =>
+      aeadSealInto(target, key, counter, plaintext),
+    );
     this.send.counter += 1;
     this.stats.messagesSealed += 1;
     if (reply !== null) {
@@ -153,23 +167,37 @@ export class Session {
   private switchSend(keys: DirectionKeys, nowMs: number): void {
     const [sendKey] = this.ownDirections(keys.initiatorToResponder, keys.responderToInitiator);
     wipe(this.send.key);
-    this.send = { key: sendKey, phase: (this.send.phase + 1) & 0xff, counter: 0 };
+    this.send = keySlot(sendKey, (this.send.phase + 1) & 0xff);
     this.lastRekeyMs = nowMs;
     this.stats.rekeys += 1;
   }
 
-  /** Opens one sealed message. On failure nothing in the session changes. */
+  /**
+   * Opens one sealed message. `ciphertext` is left untouched and the frames are views into a
+   * new buffer, so the caller may keep them. On failure nothing in the session changes.
+   */
   open(phase: number, ciphertext: Uint8Array, nowMs: number): OpenResult {
+    return this.openInPlace(phase, new Uint8Array(ciphertext), nowMs);
+  }
+
+  /**
+   * Opens one sealed message by decrypting `ciphertext` in place: the caller hands the buffer
+   * over (it must own it: not a uWS message buffer, which is reused after the callback), and the
+   * frames are views into it. Saves a buffer and a copy per message. On failure nothing in the
+   * session changes.
+   */
+  openInPlace(phase: number, ciphertext: Uint8Array, nowMs: number): OpenResult {
     let slot: KeySlot;
     if (phase === this.receive.phase) slot = this.receive;
     else if (this.receiveNext !== null && phase === this.receiveNext.phase) slot = this.receiveNext;
     else return this.failure(TransportErrorCode.DecryptFailed, `message under unknown key phase ${phase}`);
-    const plaintext = aeadOpen(slot.key, slot.counter, null, ciphertext);
-    if (plaintext === null) {
-      for (let back = 1; back <= REPLAY_PROBE_COUNT && slot.counter - back >= 0; back++) {
-        if (aeadOpen(slot.key, slot.counter - back, null, ciphertext) !== null) {
-          return this.failure(TransportErrorCode.Replayed, `replay of message ${slot.counter - back} (expected ${slot.counter})`);
-        }
+    const tag = ciphertext.byteLength >= AEAD_TAG_BYTES ? Buffer.from(ciphertext.subarray(ciphertext.byteLength - AEAD_TAG_BYTES)) : null;
+    const plaintext = aeadOpenInPlace(slot.key, slot.counter, ciphertext);
+    if (plaintext === null || tag === null) {
+      const back = tag === null ? -1 : slot.recentTags.findIndex((seen) => seen.equals(tag));
+      if (back >= 0) {
+        const original = slot.counter - slot.recentTags.length + back;
+        return this.failure(TransportErrorCode.Replayed, `replay of message ${original} (expected ${slot.counter})`);
       }
       return this.failure(TransportErrorCode.DecryptFailed, `message ${slot.counter} failed authentication (tampered, reordered or foreign)`);
     }
@@ -204,6 +232,8 @@ export class Session {
 
     // Commit.
     slot.counter += 1;
+    slot.recentTags.push(tag);
+    if (slot.recentTags.length > REPLAY_TAGS) slot.recentTags.shift();
     this.stats.messagesOpened += 1;
     if (slot === this.receiveNext) {
       wipe(this.receive.key);
@@ -214,7 +244,7 @@ export class Session {
       const [, receiveKey] = this.ownDirections(derived.keys.initiatorToResponder, derived.keys.responderToInitiator);
       wipe(this.chain);
       this.chain = derived.keys.chain;
-      this.receiveNext = { key: receiveKey, phase: (this.receive.phase + 1) & 0xff, counter: 0 };
+      this.receiveNext = keySlot(receiveKey, (this.receive.phase + 1) & 0xff);
       if (derived.ephemeral !== undefined) {
         // We answer: the reply goes out under the current send key, then sending switches.
         if (this.pendingRequest !== null) {

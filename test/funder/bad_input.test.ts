@@ -3,6 +3,7 @@ import { Identity } from '../../src/crypto/identity.js';
 import { SigningDomain } from '../../src/crypto/domains.js';
 import { decodeFriendMessage, encodeFriendMessage } from '../../src/funder/codec.js';
 import { idKey } from '../../src/funder/mutual_credit.js';
+import { MAX_OPS_PER_MOVE } from '../../src/funder/constants.js';
 import { moveSignedBytes, prefixHash, tokenInfoHash } from '../../src/funder/signing.js';
 import { tokenInfo, type TokenChannel } from '../../src/funder/token_channel.js';
 import type { CurrencyOp, FriendMessage, MoveToken } from '../../src/funder/types.js';
@@ -74,9 +75,9 @@ t.test('forged, tampered, replayed and over-limit moves are refused and change n
     t.equal(snapshot(waiter, holder), before);
   }
 
-  const cancels: CurrencyOp[] = Array.from({ length: 17 }, (_, i) => ({ currency: 'FST', op: { kind: 'cancel', requestId: new Uint8Array(16).fill(i) } }));
+  const cancels: CurrencyOp[] = Array.from({ length: MAX_OPS_PER_MOVE + 1 }, (_, i) => ({ currency: 'FST', op: { kind: 'cancel', requestId: new Uint8Array(16).fill(i % 256) } }));
   deliver(craftMove(waiter, holder, cancels, holder.identity));
-  t.equal(waiter.faults.at(-1)?.code, 'ERR_TC_TOO_MANY_OPS', 'more than 16 operations refused');
+  t.equal(waiter.faults.at(-1)?.code, 'ERR_TC_TOO_MANY_OPS', `more than ${MAX_OPS_PER_MOVE} operations refused`);
   t.equal(snapshot(waiter, holder), before);
 
   const faults = waiter.faults.length;

@@ -7,6 +7,7 @@ fuzzDecoder(t, {
   name: 'app request',
   decode: decodeAppRequest,
   encode: encodeAppRequest,
+  reencodeAccepted: true,
   samples: requests.map(encodeAppRequest),
   errorCode: /^ERR_WIRE_MALFORMED$/,
 });
@@ -15,6 +16,7 @@ fuzzDecoder(t, {
   name: 'node to app',
   decode: decodeNodeToApp,
   encode: encodeNodeToApp,
+  reencodeAccepted: true,
   samples: nodeMessages.map(encodeNodeToApp),
   errorCode: /^ERR_WIRE_MALFORMED$/,
 });

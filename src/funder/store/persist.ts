@@ -1,6 +1,7 @@
+import { deserialize, serialize } from 'node:v8';
 import type { ChangeSet } from '../api.js';
 import { newMutualCredit, type MutualCredit, type PendingTx } from '../mutual_credit.js';
-import type { Friend, FunderState } from '../state.js';
+import type { Friend, FunderState, QueuedOp } from '../state.js';
 import type { TokenChannel } from '../token_channel.js';
 import type { BatchOp } from './rocks.js';
 
@@ -10,55 +11,43 @@ import type { BatchOp } from './rocks.js';
  *   f/<friend>                         friend: name, relays, status, configs, queues, reset terms
  *   c/<friend>                         token channel: chain tokens, counters, last move, balances
  *   t/<friend>/<L|R>/<request>/<cur>   one pending transaction of a mutual credit
+ *   q/<friend>/<seq>                   one operation waiting for the token
  *   u/<request>  d/<friend/cur/req>  e/<request>  i/<invoice>  p/<payment>
- * Values are JSON with tagged bigints, bytes and maps.
+ * Values are V8-serialised records.
  */
 
-function encode(value: unknown): string {
-  return JSON.stringify(value, function (this: Record<string, unknown>, key: string) {
-    const raw = this[key];
-    if (typeof raw === 'bigint') return { $n: raw.toString() };
-    if (raw instanceof Uint8Array) return { $b: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex') };
-    if (raw instanceof Map) return { $m: [...raw.entries()] };
-    if (raw instanceof Set) return { $s: [...raw.values()] };
-    return raw;
-  });
+// V8's structured serialisation keeps bigints, byte arrays and maps as they are, and is several
+// times faster than JSON with tagging; Node reads records written by older versions.
+function encode(value: unknown): Buffer {
+  return serialize(value);
 }
 
-function decode<T>(text: string): T {
-  return JSON.parse(text, (_key, value: unknown) => {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      const v = value as Record<string, unknown>;
-      if (typeof v.$n === 'string') return BigInt(v.$n);
-      if (typeof v.$b === 'string') return new Uint8Array(Buffer.from(v.$b, 'hex'));
-      if (Array.isArray(v.$m)) return new Map(v.$m as [unknown, unknown][]);
-      if (Array.isArray(v.$s)) return new Set(v.$s);
-    }
-    return value;
-  }) as T;
+function decode<T>(bytes: Buffer): T {
+  return deserialize(bytes) as T;
 }
 
 /** The node record also names our key, so a database is never opened with another identity. */
-export function nodeRecord(state: FunderState): string {
+export function nodeRecord(state: FunderState): Buffer {
   return encode({ pk: Buffer.from(state.localPublicKey).toString('hex'), relays: state.relays });
 }
 
-const VOLATILE = new Set(['online', 'remoteWantsToken', 'tokenRequested', 'resendPending', 'channel']);
+const VOLATILE = new Set(['online', 'remoteWantsToken', 'tokenRequested', 'resendPending', 'channel', 'backwards', 'requests', 'userRequests']);
 
-function friendRecord(friend: Friend): string {
+function friendRecord(friend: Friend): Buffer {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(friend)) if (!VOLATILE.has(k)) out[k] = v;
   return encode(out);
 }
 
-function channelRecord(ch: TokenChannel): string {
+function channelRecord(ch: TokenChannel): Buffer {
   const balances: [string, bigint, bigint, bigint][] = [];
   for (const [currency, mc] of ch.mutualCredits) balances.push([currency, mc.balance, mc.localPending, mc.remotePending]);
-  return encode({ ...ch, mutualCredits: undefined, balances });
+  const { mutualCredits: _omit, ...rest } = ch;
+  return encode({ ...rest, balances });
 }
 
 /** The writes that make the store match `state` for every entity in `changes`. */
-export function changesToOps(state: FunderState, changes: ChangeSet, into: Map<string, string | null> = new Map()): Map<string, string | null> {
+export function changesToOps(state: FunderState, changes: ChangeSet, into: Map<string, Buffer | null> = new Map()): Map<string, Buffer | null> {
   if (changes.node) into.set('n', nodeRecord(state));
   for (const key of changes.friends) {
     const friend = state.friends.get(key);
@@ -75,6 +64,10 @@ export function changesToOps(state: FunderState, changes: ChangeSet, into: Map<s
     const tx = side === 'L' ? mc?.local.get(rk) : mc?.remote.get(rk);
     into.set(`t/${friendKey}/${side}/${rk}/${currency}`, tx === undefined ? null : encode(tx));
   }
+  for (const [id, item] of changes.queued) {
+    const [friendKey, seq] = id.split('\0');
+    into.set(`q/${friendKey}/${seq.padStart(12, '0')}`, item === null ? null : encode(item));
+  }
   for (const [prefix, keys, map] of [
     ['u', changes.upstream, state.upstream],
     ['d', changes.downstream, state.downstream],
@@ -90,16 +83,18 @@ export function changesToOps(state: FunderState, changes: ChangeSet, into: Map<s
   return into;
 }
 
-export function toBatch(ops: Map<string, string | null>): BatchOp[] {
+export function toBatch(ops: Map<string, Buffer | null>): BatchOp[] {
   const out: BatchOp[] = [];
   for (const [key, value] of ops) out.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
   return out;
 }
 
 /** Rebuilds the state from every stored record; volatile flags start cleared (friends offline). */
-export function stateFromRecords(state: FunderState, records: Map<string, string>): FunderState {
+export function stateFromRecords(state: FunderState, records: Map<string, Buffer>): FunderState {
   const channels = new Map<string, TokenChannel>();
   const txs: [string, string, string, string, PendingTx][] = [];
+  // Keys sort by zero-padded sequence, so each queue comes back in its original order.
+  const queued: [string, QueuedOp][] = [];
   for (const [key, value] of records) {
     const slash = key.indexOf('/');
     const kind = slash < 0 ? key : key.slice(0, slash);
@@ -110,7 +105,9 @@ export function stateFromRecords(state: FunderState, records: Map<string, string
         break;
       case 'f': {
         const friend = decode<Friend>(value);
-        state.friends.set(rest, { ...friend, online: false, remoteWantsToken: false, tokenRequested: false, resendPending: false } as Friend);
+        state.friends.set(rest, {
+          ...friend, backwards: [], requests: [], userRequests: [], online: false, remoteWantsToken: false, tokenRequested: false, resendPending: false,
+        } as Friend);
         break;
       }
       case 'c': {
@@ -129,6 +126,9 @@ export function stateFromRecords(state: FunderState, records: Map<string, string
         txs.push([friendKey, side, rk, currency, decode<PendingTx>(value)]);
         break;
       }
+      case 'q':
+        queued.push([rest.slice(0, rest.indexOf('/')), decode<QueuedOp>(value)]);
+        break;
       case 'u':
         state.upstream.set(rest, decode(value));
         break;
@@ -150,6 +150,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, string
     const friend = state.friends.get(key);
     if (friend !== undefined) friend.channel = channel;
   }
+  for (const [friendKey, item] of queued) state.friends.get(friendKey)?.[item.queue].push(item);
   for (const [friendKey, side, rk, currency, tx] of txs) {
     const mc = state.friends.get(friendKey)?.channel.mutualCredits.get(currency);
     if (mc === undefined) continue;

@@ -14,7 +14,7 @@ import { RelayAddress, RelayAddressT } from './relay-address.js';
 
 
 /**
- * At most 16 operations (enforced on receipt too). `relays` and `active_currencies` are
+ * At most 256 operations (MAX_OPS_PER_MOVE, enforced on receipt too). `relays` and `active_currencies` are
  * present only when the sender's list changed.
  */
 export class MoveToken implements flatbuffers.IUnpackableObject<MoveTokenT> {

@@ -1,0 +1,257 @@
+/**
+ * Index server benchmark: `npm run bench:index [-- --quick]`.
+ *
+ * Sections (each prints one JSON line; the last line is the summary):
+ *   search     one route search on the snapshot, in-process exactly as a worker runs it (no I/O)
+ *   baselines  the same searches as a Map<key, Map<key, edge>> BFS and as igraph (C)
+ *   multiroute amounts no single route can carry
+ *   ingest     signed updates of 10 mutations, signature checks included; snapshot bytes/edge
+ *   e2e        route requests over the authenticated transport through server and worker pool
+ *   federation three servers in a chain, mutation at the first to route at the third
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Identity } from '../src/crypto/identity.js';
+import { randomBytes } from '../src/crypto/primitives.js';
+import { IndexCore } from '../src/index/core.js';
+import { WriteGraph } from '../src/index/graph.js';
+import { defaultSearchParams, Searcher } from '../src/index/search.js';
+import { signMutationsUpdate } from '../src/index/signing.js';
+import type { IndexMutation, MutationsUpdate } from '../src/index/types.js';
+import { mulberry32, syntheticGraph, syntheticKey, type SyntheticGraph } from './index/synthetic.js';
+import { runNetworkSections } from './index/network.js';
+
+const quick = process.argv.includes('--quick');
+const here = dirname(fileURLToPath(import.meta.url));
+const NODES = 100_000;
+const EDGES = 1_000_000;
+const QUERIES = quick ? 300 : 2000;
+const BASELINE_QUERIES = quick ? 60 : 300;
+
+function emit(section: string, values: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ section, ...values })}\n`);
+}
+
+function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function loadGraph(g: SyntheticGraph): { graph: WriteGraph; ids: Uint32Array } {
+  const graph = new WriteGraph();
+  const ids = new Uint32Array(g.nodes);
+  for (let i = 0; i < g.nodes; i++) ids[i] = graph.keys.intern(syntheticKey(i));
+  const perNode: IndexMutation[][] = Array.from({ length: g.nodes }, () => []);
+  const keys = Array.from({ length: g.nodes }, (_, i) => graph.keys.keyOf(ids[i]));
+  for (let i = 0; i < g.pairA.length; i++) {
+    const a = g.pairA[i];
+    const b = g.pairB[i];
+    // A reports: B can push capBA to A; A charges mulBA/addBA for payments from B.
+    perNode[a].push({ kind: 'update', friend: keys[b], currency: 'USD', recvCapacity: BigInt(g.capBA[i]), rate: { mul: g.mulBA[i], add: g.addBA[i] } });
+    perNode[b].push({ kind: 'update', friend: keys[a], currency: 'USD', recvCapacity: BigInt(g.capAB[i]), rate: { mul: g.mulAB[i], add: g.addAB[i] } });
+  }
+  for (let i = 0; i < g.nodes; i++) graph.apply(keys[i], perNode[i], 0);
+  return { graph, ids };
+}
+
+/** The original's structure and algorithm: a one-sided BFS over Map<key, Map<key, edge>>. */
+function buildMapGraph(g: SyntheticGraph): Map<string, Map<string, { capacity: number }>> {
+  const hex = Array.from({ length: g.nodes }, (_, i) => Buffer.from(syntheticKey(i)).toString('hex'));
+  const graph = new Map<string, Map<string, { capacity: number }>>();
+  const add = (from: number, to: number, capacity: number) => {
+    let m = graph.get(hex[from]);
+    if (m === undefined) graph.set(hex[from], (m = new Map()));
+    m.set(hex[to], { capacity });
+  };
+  for (let i = 0; i < g.pairA.length; i++) {
+    add(g.pairA[i], g.pairB[i], g.capAB[i]);
+    add(g.pairB[i], g.pairA[i], g.capBA[i]);
+  }
+  return graph;
+}
+
+function mapBfs(graph: Map<string, Map<string, { capacity: number }>>, source: string, destination: string, amount: number): string[] | null {
+  const parent = new Map<string, string | null>([[source, null]]);
+  let frontier = [source];
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const u of frontier) {
+      for (const [v, edge] of graph.get(u) ?? []) {
+        if (parent.has(v) || edge.capacity < amount) continue;
+        parent.set(v, u);
+        if (v === destination) {
+          const path = [v];
+          for (let w = u; w !== null; w = parent.get(w)!) path.push(w);
+          return path.reverse();
+        }
+        next.push(v);
+      }
+    }
+    frontier = next;
+  }
+  return null;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const g = syntheticGraph(NODES, EDGES, 7);
+  const { graph, ids } = loadGraph(g);
+  const compaction = graph.compact();
+  const snapshot = graph.snapshot();
+  const usd = snapshot.graphs.get('USD')!;
+  emit('graph', {
+    nodes: NODES,
+    directed_edges: usd.edgeCount,
+    compaction_ms: round(compaction.stats.millis, 1),
+    snapshot_bytes: usd.bytes,
+    bytes_per_edge: round(usd.bytes / usd.edgeCount, 2),
+    build_s: round((performance.now() - started) / 1000, 1),
+  });
+
+  // ---------------- search (what a worker does per query, no I/O)
+  const random = mulberry32(99);
+  const pairs: [number, number][] = [];
+  while (pairs.length < QUERIES) {
+    const s = Math.floor(random() * NODES);
+    const d = Math.floor(random() * NODES);
+    if (s !== d) pairs.push([s, d]);
+  }
+  const amount = 1000n;
+  const searcher = new Searcher();
+  for (let i = 0; i < 200; i++) searcher.search(usd, defaultSearchParams(ids[pairs[i % pairs.length][0]], ids[pairs[i % pairs.length][1]], amount));
+  const searchUs: number[] = [];
+  let found = 0;
+  let hops = 0;
+  for (const [s, d] of pairs) {
+    const t0 = performance.now();
+    const outcome = searcher.search(usd, { ...defaultSearchParams(ids[s], ids[d], amount), maxRoutes: 1 });
+    searchUs.push((performance.now() - t0) * 1000);
+    if (outcome.complete) {
+      found++;
+      hops += outcome.routes[0].nodes.length - 1;
+    }
+  }
+  const searchP50 = percentile(searchUs, 0.5);
+  emit('search', { queries: pairs.length, found, mean_hops: round(hops / Math.max(1, found), 2), p50_us: round(searchP50, 1), p99_us: round(percentile(searchUs, 0.99), 1) });
+
+  // ---------------- baselines on the same searches
+  const basePairs = pairs.slice(0, BASELINE_QUERIES);
+  const mapGraph = buildMapGraph(g);
+  const hex = (i: number) => Buffer.from(syntheticKey(i)).toString('hex');
+  const mapMs: number[] = [];
+  let mapFound = 0;
+  for (const [s, d] of basePairs) {
+    const t0 = performance.now();
+    if (mapBfs(mapGraph, hex(s), hex(d), Number(amount)) !== null) mapFound++;
+    mapMs.push(performance.now() - t0);
+  }
+  const mapP50 = percentile(mapMs, 0.5);
+  emit('map_bfs', { queries: basePairs.length, found: mapFound, p50_ms: round(mapP50), p99_ms: round(percentile(mapMs, 0.99)) });
+  mapGraph.clear();
+
+  let igraphP50: number | null = null;
+  if (!existsSync('/usr/bin/python3') || spawnSync('/usr/bin/python3', ['-c', 'import igraph'], { stdio: 'ignore' }).status !== 0) {
+    emit('igraph', { available: false, note: 'python3-igraph is not installed for /usr/bin/python3 (apt-get install python3-igraph); igraph baseline skipped' });
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'index-bench-'));
+    try {
+      const edges: number[] = [];
+      for (let i = 0; i < g.pairA.length; i++) {
+        if (g.capAB[i] >= Number(amount)) edges.push(g.pairA[i], g.pairB[i]);
+        if (g.capBA[i] >= Number(amount)) edges.push(g.pairB[i], g.pairA[i]);
+      }
+      writeFileSync(join(dir, 'edges.bin'), new Uint8Array(Uint32Array.from(edges).buffer));
+      writeFileSync(join(dir, 'queries.bin'), new Uint8Array(Uint32Array.from(basePairs.flat()).buffer));
+      const run = spawnSync('/usr/bin/python3', [join(here, 'index', 'igraph_baseline.py'), String(NODES), join(dir, 'edges.bin'), join(dir, 'queries.bin')], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      });
+      if (run.status === 0) {
+        const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { p50_ms: number; p99_ms: number; found: number };
+        igraphP50 = result.p50_ms;
+        emit('igraph', { available: true, queries: basePairs.length, ...result });
+      } else {
+        emit('igraph', { available: false, note: `igraph run failed: ${run.stderr.slice(0, 300)}` });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  // ---------------- multi-route: amounts no single route carries
+  const multiMs: number[] = [];
+  let multiComplete = 0;
+  let multiRoutes = 0;
+  let multiTried = 0;
+  for (const [s, d] of pairs.slice(0, quick ? 200 : 1000)) {
+    const single = searcher.search(usd, { ...defaultSearchParams(ids[s], ids[d], 1n), maxRoutes: 1 });
+    if (single.routes.length === 0) continue;
+    const want = single.routes[0].capacity * 2n + 1n;
+    // Make sure no single route carries it: the widest route here is what the search can prove.
+    const t0 = performance.now();
+    const outcome = searcher.search(usd, { ...defaultSearchParams(ids[s], ids[d], want), maxRoutes: 8 });
+    multiMs.push(performance.now() - t0);
+    multiTried++;
+    if (outcome.complete) multiComplete++;
+    multiRoutes += outcome.routes.length;
+  }
+  const multiP50 = percentile(multiMs, 0.5);
+  emit('multiroute', { queries: multiTried, complete: multiComplete, mean_routes: round(multiRoutes / Math.max(1, multiTried), 2), p50_ms: round(multiP50), p99_ms: round(percentile(multiMs, 0.99)) });
+
+  // ---------------- ingest: signed updates of 10 mutations
+  const ingest = measureIngest(quick ? 20_000 : 60_000);
+  emit('ingest', ingest);
+
+  // ---------------- network sections (transport, server, pool, federation)
+  const network = await runNetworkSections({ quick, graph: g, loadGraph, pairs, ids, emit });
+
+  const summary = {
+    search_p50_us: round(searchP50, 1),
+    p50_ms: network.p50_ms,
+    p99_ms: network.p99_ms,
+    queries_per_s: network.queries_per_s,
+    workers: network.workers,
+    e2e_by_workers: network.by_workers,
+    multiroute_p50_ms: round(multiP50),
+    map_bfs_p50_ms: round(mapP50),
+    igraph_bfs_p50_ms: igraphP50 === null ? null : round(igraphP50),
+    speedup_vs_map: round(mapP50 * 1000 / searchP50, 1),
+    igraph_ratio: igraphP50 === null ? null : round(searchP50 / 1000 / igraphP50, 4),
+    mutations_per_s: ingest.mutations_per_s,
+    bytes_per_edge: round(usd.bytes / usd.edgeCount, 2),
+    federation_ms_per_hop: network.federation_ms_per_hop,
+    quick,
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+function measureIngest(updates: number): Record<string, number> {
+  const core = new IndexCore();
+  const nodeCount = 1000;
+  const identities = Array.from({ length: nodeCount }, () => Identity.generate());
+  const friends = Array.from({ length: 200 }, (_, i) => syntheticKey(i));
+  const sessionId = randomBytes(16);
+  const counters = new Array<bigint>(nodeCount).fill(0n);
+  const signed: MutationsUpdate[] = [];
+  const timeHash = core.clock.latest;
+  for (let i = 0; i < updates; i++) {
+    const who = i % nodeCount;
+    const mutations: IndexMutation[] = [];
+    for (let j = 0; j < 10; j++) {
+      mutations.push({ kind: 'update', friend: friends[(i * 10 + j) % friends.length], currency: 'USD', recvCapacity: BigInt(i + j), rate: { mul: j, add: 1 } });
+    }
+    signed.push(signMutationsUpdate(identities[who], { mutations, timeHash, sessionEpoch: 1n, sessionId, counter: ++counters[who], randNonce: randomBytes(16) }));
+  }
+  const t0 = performance.now();
+  let accepted = 0;
+  for (const u of signed) if (core.acceptClientUpdate(u.node, u).ok) accepted++;
+  const seconds = (performance.now() - t0) / 1000;
+  return { updates, accepted, seconds: round(seconds, 3), mutations_per_s: Math.round((accepted * 10) / seconds) };
+}
+
+await main();

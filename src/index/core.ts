@@ -1,0 +1,167 @@
+import { bytesEqual } from '../common/bytes.js';
+import { isValidRate } from '../common/rate.js';
+import { U128_MAX } from '../common/bytes.js';
+import { isValidCurrency, type SearchRequestMsg } from './codec.js';
+import {
+  DEFAULT_SEARCH_DEADLINE_MS,
+  DEFAULT_SEARCH_WORK,
+  MAX_CHAIN_LINKS,
+  MAX_MUTATIONS_PER_UPDATE,
+  MAX_ROUTE_LEN,
+  NODE_TIMEOUT_TICKS,
+  RATCHET_KEEP_TICKS,
+} from './constants.js';
+import { WriteGraph } from './graph.js';
+import { HashClock } from './hash-clock.js';
+import { Ratchet } from './ratchet.js';
+import { verifyMutationsUpdate } from './signing.js';
+import type { ChainLink, ForwardMutationsUpdate, MutationsUpdate, RequestRoutes } from './types.js';
+
+/**
+ * The index server's pure core: hash clock, ratchet, graph write side and the acceptance rules
+ * for node updates (direct or forwarded) and route requests. No I/O: the server shell feeds it
+ * decoded messages and carries out what it returns. Every rejection is a counted reason and
+ * leaves all state unchanged.
+ */
+export const UPDATE_REJECTIONS = [
+  'malformed',
+  'too-many-mutations',
+  'invalid-mutation',
+  'foreign-node',
+  'untrusted-server',
+  'chain-too-long',
+  'bad-chain',
+  'stale-time-hash',
+  'old-session',
+  'session-conflict',
+  'counter-replay',
+  'bad-signature',
+  'too-many-currencies',
+] as const;
+export type UpdateRejection = (typeof UPDATE_REJECTIONS)[number];
+
+export const ROUTE_REJECTIONS = ['malformed', 'unknown-currency', 'absent-node', 'bad-amount', 'too-many-open'] as const;
+export type RouteRejection = (typeof ROUTE_REJECTIONS)[number];
+
+export type IngestOutcome =
+  | { readonly ok: true; readonly mutations: number; readonly forward: ForwardMutationsUpdate | null }
+  | { readonly ok: false; readonly reason: UpdateRejection };
+
+export interface CoreOptions {
+  readonly ttlTicks?: number;
+  readonly clock?: HashClock;
+  readonly searchWorkMax?: number;
+  readonly searchDeadlineMs?: number;
+}
+
+export class IndexCore {
+  readonly graph = new WriteGraph();
+  readonly ratchet = new Ratchet();
+  readonly clock: HashClock;
+  readonly ttlTicks: number;
+  private readonly searchWorkMax: number;
+  private readonly searchDeadlineMs: number;
+  tick = 0;
+  readonly updateRejections = new Map<UpdateRejection, number>();
+  readonly routeRejections = new Map<RouteRejection, number>();
+  updatesAccepted = 0;
+  mutationsApplied = 0;
+
+  constructor(options: CoreOptions = {}) {
+    this.clock = options.clock ?? new HashClock();
+    this.ttlTicks = options.ttlTicks ?? NODE_TIMEOUT_TICKS;
+    this.searchWorkMax = options.searchWorkMax ?? DEFAULT_SEARCH_WORK;
+    this.searchDeadlineMs = options.searchDeadlineMs ?? DEFAULT_SEARCH_DEADLINE_MS;
+  }
+
+  /** One beat: a new time hash committing to the peers' newest hashes; expiry of silent nodes. */
+  onTick(peerHashes: readonly Uint8Array[]): { timeHash: Uint8Array; expired: number } {
+    this.tick++;
+    const timeHash = this.clock.tick(peerHashes);
+    const expired = this.graph.expire(this.tick, this.ttlTicks);
+    this.ratchet.expire(this.tick, RATCHET_KEEP_TICKS);
+    return { timeHash, expired };
+  }
+
+  rejectUpdate(reason: UpdateRejection): IngestOutcome {
+    this.updateRejections.set(reason, (this.updateRejections.get(reason) ?? 0) + 1);
+    return { ok: false, reason };
+  }
+
+  rejectRoute(reason: RouteRejection): { ok: false; reason: RouteRejection } {
+    this.routeRejections.set(reason, (this.routeRejections.get(reason) ?? 0) + 1);
+    return { ok: false, reason };
+  }
+
+  /**
+   * An update that arrived on a node's own authenticated connection. `signatureOk` lets the
+   * shell check signatures elsewhere (a worker) and pass the verdict in; undefined = check here.
+   */
+  acceptClientUpdate(connectionKey: Uint8Array, update: MutationsUpdate, signatureOk?: boolean): IngestOutcome {
+    if (!bytesEqual(connectionKey, update.node)) return this.rejectUpdate('foreign-node');
+    return this.ingest(update, [], signatureOk);
+  }
+
+  /** An update forwarded by a peer server; `mutuallyTrusted` is the shell's current view. */
+  acceptPeerUpdate(mutuallyTrusted: boolean, forward: ForwardMutationsUpdate, signatureOk?: boolean): IngestOutcome {
+    if (!mutuallyTrusted) return this.rejectUpdate('untrusted-server');
+    return this.ingest(forward.update, forward.chain, signatureOk);
+  }
+
+  /** The checks that need no state change, cheapest first; null when all pass. */
+  precheck(update: MutationsUpdate, chain: readonly ChainLink[]): UpdateRejection | { appendLink: ChainLink } {
+    if (update.mutations.length > MAX_MUTATIONS_PER_UPDATE) return 'too-many-mutations';
+    for (const m of update.mutations) {
+      if (!isValidCurrency(m.currency) || m.friend.byteLength !== 32 || bytesEqual(m.friend, update.node)) return 'invalid-mutation';
+      if (m.kind === 'update' && (!isValidRate(m.rate) || m.recvCapacity < 0n || m.recvCapacity > U128_MAX)) return 'invalid-mutation';
+    }
+    const verdict = this.clock.verify(update.timeHash, chain);
+    if (!verdict.ok) return verdict.reason;
+    const ratchet = this.ratchet.check(update.node, update.sessionEpoch, update.sessionId, update.counter);
+    if (ratchet !== 'ok') return ratchet;
+    if (!this.graph.acceptsCurrencies(update.mutations)) return 'too-many-currencies';
+    return { appendLink: verdict.appendLink };
+  }
+
+  private ingest(update: MutationsUpdate, chain: readonly ChainLink[], signatureOk?: boolean): IngestOutcome {
+    const pre = this.precheck(update, chain);
+    if (typeof pre === 'string') return this.rejectUpdate(pre);
+    if (!(signatureOk ?? verifyMutationsUpdate(update))) return this.rejectUpdate('bad-signature');
+    this.ratchet.commit(update.node, update.sessionEpoch, update.sessionId, update.counter, this.tick);
+    this.graph.apply(update.node, update.mutations, this.tick);
+    this.updatesAccepted++;
+    this.mutationsApplied += update.mutations.length;
+    const forward = chain.length < MAX_CHAIN_LINKS ? { update, chain: [...chain, pre.appendLink] } : null;
+    return { ok: true, mutations: update.mutations.length, forward };
+  }
+
+  /** Turns a route request into a worker search request, or a counted rejection. */
+  planSearch(request: RequestRoutes): { ok: true; search: SearchRequestMsg } | { ok: false; reason: RouteRejection } {
+    if (request.amount <= 0n) return this.rejectRoute('bad-amount');
+    if (!this.graph.knowsCurrency(request.currency)) return this.rejectRoute('unknown-currency');
+    const source = this.graph.keys.lookup(request.source);
+    const destination = this.graph.keys.lookup(request.destination);
+    if (source === undefined || destination === undefined || !this.graph.isReporting(source) || !this.graph.isReporting(destination)) {
+      return this.rejectRoute('absent-node');
+    }
+    const excludeFrom = request.exclude === null ? -1 : (this.graph.keys.lookup(request.exclude.from) ?? -1);
+    const excludeTo = request.exclude === null ? -1 : (this.graph.keys.lookup(request.exclude.to) ?? -1);
+    return {
+      ok: true,
+      search: {
+        requestId: request.requestId,
+        currency: request.currency,
+        amount: request.amount,
+        source,
+        destination,
+        excludeFrom,
+        excludeTo,
+        maxHops: request.maxHops === 0 ? MAX_ROUTE_LEN - 1 : Math.min(request.maxHops, MAX_ROUTE_LEN - 1),
+        maxFee: request.maxFee,
+        maxRoutes: request.maxRoutes,
+        workMax: this.searchWorkMax,
+        deadlineUs: Math.round(this.searchDeadlineMs * 1000),
+      },
+    };
+  }
+}
