@@ -23,6 +23,7 @@ import { calcFee, type Rate } from '../src/common/rate.js';
 import { Identity } from '../src/crypto/identity.js';
 import { randomBytes } from '../src/crypto/primitives.js';
 import { IndexServer } from '../src/index/server.js';
+import { AppErrorCode } from '../src/node/app_codec.js';
 import { TestApp, befriend, prepareNode, startNode, startRelay, tempDir, type NodeFixture } from '../test/node/app_helper.js';
 
 const argv = process.argv.slice(2);
@@ -170,18 +171,32 @@ function svgChart(title: string, bins: { fromMs: number; toMs: number; count: nu
 
 /** Asks the buyer's node for a route to the seller (through the index server). */
 async function indexRoute(nodes: Node[], buyer: Node, seller: Node, amount: bigint): Promise<Node[] | null> {
-  const requestId = randomBytes(16);
-  const answer = buyer.app.wait((m) => m.kind === 'routes' && bytesEqual(m.requestId, requestId), 60_000);
-  const error = await buyer.app.request({
-    kind: 'requestRoutes', requestId, currency: CURRENCY, amount, source: buyer.key, destination: seller.key,
-    exclude: null, maxHops: 0, maxFee: null, maxRoutes: 1,
-  });
-  if (error !== null) return null;
-  const m = await answer;
-  if (m.kind !== 'routes' || m.outcome.kind !== 'found' || m.outcome.routes.length === 0) return null;
-  const route = m.outcome.routes[0].nodes.map((key) => nodes.find((n) => bytesEqual(n.key, key)));
-  return route.every((n) => n !== undefined) ? route as Node[] : null;
+  // A node keeps at most 8 route requests open; beyond that it answers TooManyRouteRequests,
+  // which is back-pressure for the app, not a failed payment: wait and ask again.
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const requestId = randomBytes(16);
+    const answer = buyer.app.wait((m) => m.kind === 'routes' && bytesEqual(m.requestId, requestId), 60_000);
+    const error = await buyer.app.request({
+      kind: 'requestRoutes', requestId, currency: CURRENCY, amount, source: buyer.key, destination: seller.key,
+      exclude: null, maxHops: 0, maxFee: null, maxRoutes: 1,
+    });
+    const m = await answer;
+    if (error?.code === AppErrorCode.TooManyRouteRequests) {
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+      continue;
+    }
+    if (error !== null || m.kind !== 'routes' || m.outcome.kind !== 'found' || m.outcome.routes.length === 0) {
+      routeFailures++;
+      return null;
+    }
+    const route = m.outcome.routes[0].nodes.map((key) => nodes.find((n) => bytesEqual(n.key, key)));
+    return route.every((n) => n !== undefined) ? route as Node[] : null;
+  }
+  routeFailures++;
+  return null;
 }
+
+let routeFailures = 0;
 
 async function main(): Promise<void> {
   const dir = tempDir('bench-network');
@@ -218,16 +233,18 @@ async function main(): Promise<void> {
     for (let i = 0; i < nodes.length; i++) await edge(i, (i + 1) % nodes.length);
     for (let k = 0; k < nodes.length / 2; k++) await edge(Math.floor(Math.random() * nodes.length), Math.floor(Math.random() * nodes.length));
     // Every node must have reported its links before the index can route between any pair.
+    routeFailures = 0;
     const deadline = performance.now() + 60_000;
     while (performance.now() < deadline && await indexRoute(nodes, nodes[0], nodes[Math.floor(nodes.length / 2)], 1000n) === null) {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+    routeFailures = 0;
     const load = await runPhase('load', () => {
       const a = Math.floor(Math.random() * nodes.length);
       const b = (a + 1 + Math.floor(Math.random() * (nodes.length - 1))) % nodes.length;
       return indexRoute(nodes, nodes[a], nodes[b], 1000n);
     }, phaseSeconds);
-    const loadSummary = { ...summarize(load), nodes: nodes.length };
+    const loadSummary = { ...summarize(load), nodes: nodes.length, route_failures: routeFailures };
     results.push(loadSummary);
     emit(loadSummary);
 
