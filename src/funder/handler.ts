@@ -703,6 +703,8 @@ function onInconsistencyError(ctx: Ctx, friend: Friend, terms: ResetTerms): void
     return;
   }
   if (friend.inconsistency === null) {
+    // Terms of the episode the last reset settled can still be on their way; they are stale.
+    if (friend.settledResetTokens.includes(Buffer.from(terms.resetToken).toString('hex'))) return;
     enterInconsistent(ctx, friend, terms);
   } else {
     friend.inconsistency.remoteTerms = terms;
@@ -741,6 +743,12 @@ function clearChannelTxs(ctx: Ctx, friend: Friend): void {
   }
 }
 
+function settledTokens(episode: { localTerms: ResetTerms; remoteTerms: ResetTerms | null } | null): string[] {
+  if (episode === null) return [];
+  const tokens = [episode.localTerms, episode.remoteTerms].filter((x): x is ResetTerms => x !== null);
+  return tokens.map((terms) => Buffer.from(terms.resetToken).toString('hex'));
+}
+
 /** The app accepts the friend's terms: we sign a move that starts the channel again from them. */
 function proposeReset(ctx: Ctx, friend: Friend, resetToken: Uint8Array): AppError | null {
   const remote = friend.inconsistency?.remoteTerms ?? null;
@@ -757,6 +765,7 @@ function proposeReset(ctx: Ctx, friend: Friend, resetToken: Uint8Array): AppErro
   const newToken = ctx.env.signer.sign(SigningDomain.MoveToken, moveSignedBytes(prefix, infoHash, randNonce));
   const move: MoveToken = { ...base, infoHash, randNonce, newToken };
   friend.channel = { ...ch, direction: 'outgoing', lastOutgoing: move, lastIncomingToken: remote.resetToken };
+  friend.settledResetTokens = settledTokens(friend.inconsistency);
   friend.inconsistency = null;
   friend.sentRelaysKey = relaysKey(ctx.state.relays);
   ensureConfigs(ctx, friend, balances.map((b) => b.currency));
@@ -782,6 +791,7 @@ function tryAcceptReset(ctx: Ctx, friend: Friend, move: MoveToken): boolean {
     lastIncomingDigest: moveDigest(move, prefix),
   };
   if (move.relays !== null) friend.relays = [...move.relays];
+  friend.settledResetTokens = settledTokens(friend.inconsistency);
   friend.inconsistency = null;
   ensureConfigs(ctx, friend, local.balanceForReset.map((b) => b.currency));
   friend.remoteWantsToken = true;

@@ -3,7 +3,9 @@ import { bytesEqual } from '../common/bytes.js';
 import { OffsetError } from '../common/errors.js';
 import type { Identity } from '../crypto/identity.js';
 import { randomBytes } from '../crypto/primitives.js';
-import type { AppMessage, Effect, FunderEvent, PeerFault } from './api.js';
+import {
+  emptyChangeSet, isEmptyChangeSet, mergeChangeSet, type AppMessage, type ChangeSet, type Effect, type FunderEvent, type PeerFault,
+} from './api.js';
 import { encodeFriendMessage } from './codec.js';
 import { handleEvent, type CoreEnv } from './handler.js';
 import { newFunderState, type FunderState } from './state.js';
@@ -12,8 +14,8 @@ import { RocksStore } from './store/rocks.js';
 import type { PublicKey } from './types.js';
 
 /**
- * Runs the pure core against RocksDB. Events are applied in memory at once; the records they
- * changed are serialised right after each event and gathered into the next batch. A batch is
+ * Runs the pure core against RocksDB. Events are applied in memory at once; the entities they
+ * changed are gathered, and serialised when the next batch is cut. A batch is
  * written atomically and fsynced, and only then are the messages and replies of its events
  * released (write-ahead). While one batch is being synced, new events gather into the next, so
  * under load one fsync covers many events (group commit) with no timer.
@@ -40,6 +42,8 @@ export class FunderWrongIdentityError extends OffsetError {
 }
 
 export class FunderRuntime {
+  private pendingChanges: ChangeSet = emptyChangeSet();
+  /** Records to write with the next batch besides the changed entities (the first node record). */
   private pendingOps = new Map<string, Buffer | null>();
   private pendingEffects: Effect[] = [];
   private writing: Promise<void> | null = null;
@@ -86,7 +90,7 @@ export class FunderRuntime {
     if (this.closed) return;
     const out = handleEvent(this.state, this.env, event, this.now());
     this.stats.events++;
-    changesToOps(this.state, out.changes, this.pendingOps);
+    mergeChangeSet(this.pendingChanges, out.changes);
     for (const fault of out.faults) this.sink.peerFault?.(fault);
     for (const effect of out.effects) this.pendingEffects.push(effect);
     this.eventsInBatch++;
@@ -100,8 +104,11 @@ export class FunderRuntime {
   private async flushLoop(): Promise<void> {
     // Yield once so events arriving in the same turn join this batch.
     await Promise.resolve();
-    while (this.pendingOps.size > 0 || this.pendingEffects.length > 0) {
-      const ops = this.pendingOps;
+    while (this.pendingOps.size > 0 || !isEmptyChangeSet(this.pendingChanges) || this.pendingEffects.length > 0) {
+      // Cut the batch synchronously: the records then show the state after exactly the events
+      // whose effects this batch releases, however many there were.
+      const ops = changesToOps(this.state, this.pendingChanges, this.pendingOps);
+      this.pendingChanges = emptyChangeSet();
       const effects = this.pendingEffects;
       const events = this.eventsInBatch;
       this.pendingOps = new Map();
@@ -131,7 +138,7 @@ export class FunderRuntime {
   }
 
   idle(): boolean {
-    return this.writing === null && this.pendingOps.size === 0 && this.pendingEffects.length === 0;
+    return this.writing === null && this.pendingOps.size === 0 && isEmptyChangeSet(this.pendingChanges) && this.pendingEffects.length === 0;
   }
 
   async close(): Promise<void> {

@@ -37,6 +37,8 @@ export interface Friend {
   configs: Map<Currency, CurrencyConfig>;
   channel: TokenChannel;
   inconsistency: Inconsistency | null;
+  /** Reset tokens (hex) of the terms the last reset settled; late copies of them are ignored. */
+  settledResetTokens: string[];
   /** Responses, cancels, collects and expiries: they release credit, so they go first. */
   backwards: QueuedOp[];
   /** Requests forwarded from other friends. */
@@ -155,6 +157,7 @@ export function newFriend(local: PublicKey, publicKey: PublicKey, name: string, 
     configs: new Map(),
     channel: newTokenChannel(local, publicKey),
     inconsistency: null,
+    settledResetTokens: [],
     backwards: [],
     requests: [],
     userRequests: [],

@@ -95,6 +95,7 @@ export class RelayMetrics {
       port: this.relay.port,
       uptimeMs: Math.round(this.relay.uptimeMs()),
       rssBytes: process.memoryUsage.rss(),
+      cpuMicros: process.cpuUsage(),
       connections: this.relay.counters.connections(),
       handshakesInProgress: this.relay.counters.handshakes(),
       matching: this.relay.coreStats(),

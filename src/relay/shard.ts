@@ -14,7 +14,7 @@ import type { LinkResponder, LinkSession, ResponderFactory } from './secure_link
 import { SharedCounters } from './shared_counters.js';
 import { ShardStats } from './shard_stats.js';
 import { TunnelBody } from '../wire/generated/offset/relay/tunnel-body.js';
-import { FlatTable } from './flat_reader.js';
+import { tunnelDataTag } from './flat_reader.js';
 
 /**
  * One relay shard: a uWebSockets.js app on the shared port (SO_REUSEPORT) inside a worker
@@ -69,6 +69,9 @@ interface Conn {
   ledger: CreditLedger | null;
   /** Cross-shard items that arrived before this shard processed the Splice. */
   early: CrossItem[] | null;
+  /** Frames for this receiver gathered during the current event-loop turn (see deliver). */
+  outQueue: Uint8Array[] | null;
+  outQueuedBytes: number;
 }
 
 interface ConnData {
@@ -90,6 +93,10 @@ export interface ShardOptions {
 }
 
 const TICK_MS = 250;
+/** Frames at least this large are written at once rather than gathered (see deliver). */
+const DIRECT_SEND_BYTES = 8 * 1024;
+/** A receiver's gathered frames are written once this many bytes are waiting. */
+const OUT_BATCH_BYTES = 64 * 1024;
 const CLOSE_CODE_BASE = 4000;
 
 export class RelayShard {
@@ -100,6 +107,8 @@ export class RelayShard {
   private readonly accepts: TokenBucket;
   private readonly batches: (CrossBatchWriter | null)[];
   private flushScheduled = false;
+  private readonly outPending = new Set<Conn>();
+  private outFlushScheduled = false;
   private draining = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly creditBatch: number;
@@ -172,7 +181,7 @@ export class RelayShard {
       deadlineMs: now + this.o.config.timeouts.handshakeMs, lastRecvMs: now, lastSendMs: now, registered: false, handshakeCounted: true,
       frames: new TokenBucket(limits.framesPerSecondMax, limits.framesPerSecondMax, now),
       bytes: new TokenBucket(limits.bytesPerSecondMax, limits.bytesPerSecondMax, now),
-      peerLocal: null, peerRemote: null, window: null, ledger: null, early: null,
+      peerLocal: null, peerRemote: null, window: null, ledger: null, early: null, outQueue: null, outQueuedBytes: 0,
     };
     this.o.counters.connectionOpened(conn.ipBucket);
     res.upgrade<ConnData>({ conn }, key, protocol, extensions, context);
@@ -318,7 +327,7 @@ export class RelayShard {
       }
       this.stats.forwarded(bytes.byteLength);
       if (conn.peerLocal !== null) {
-        this.deliver(conn.peerLocal, bytes, conn);
+        this.deliver(conn.peerLocal, bytes, false);
       } else {
         this.queueCross(conn.peerRemote!, { dst: conn.peerRemote!.id, kind: CrossKind.Data, frame: bytes, credit: 0, reason: Reason.None });
       }
@@ -334,22 +343,69 @@ export class RelayShard {
     this.cut(conn, Reason.Malformed);
   }
 
-  /** Sends a Data frame to receiver `r` and returns the credit its drained bytes earned. */
-  private deliver(r: Conn, frame: Uint8Array, localSender: Conn | null): void {
+  /**
+   * Hands a Data frame to receiver `r`. A uWS send to a socket other than the one whose callback
+   * is running is not corked, so each would be its own system call; small frames are therefore
+   * gathered per receiver during the event-loop turn (copied: the uWS receive buffer dies with
+   * the callback) and written in one corked burst at its end or once 64 KiB are waiting. Large
+   * frames go out at once unless smaller ones are queued ahead of them (order is kept).
+   * `owned`: the bytes outlive this call (cross-shard frames), so no copy is needed.
+   */
+  private deliver(r: Conn, frame: Uint8Array, owned: boolean): void {
     if (r.state !== 'tunnel' || r.ws === null) return;
-    r.ws.send(frame, true);
-    r.ledger!.forwarded(frame.byteLength);
-    const buffered = r.ws.getBufferedAmount();
+    if (r.outQueue === null && frame.byteLength >= DIRECT_SEND_BYTES) {
+      r.ws.send(frame, true);
+      this.afterSend(r, frame.byteLength);
+      return;
+    }
+    if (r.outQueue === null) {
+      r.outQueue = [];
+      this.outPending.add(r);
+      if (!this.outFlushScheduled) {
+        this.outFlushScheduled = true;
+        setImmediate(() => this.flushAllOut());
+      }
+    }
+    r.outQueue.push(owned ? frame : frame.slice());
+    r.outQueuedBytes += frame.byteLength;
+    if (r.outQueuedBytes >= OUT_BATCH_BYTES) this.flushOut(r);
+  }
+
+  private flushAllOut(): void {
+    this.outFlushScheduled = false;
+    for (const r of this.outPending) this.flushOut(r);
+    this.outPending.clear();
+  }
+
+  private flushOut(r: Conn): void {
+    const queue = r.outQueue;
+    const bytes = r.outQueuedBytes;
+    r.outQueue = null;
+    r.outQueuedBytes = 0;
+    this.outPending.delete(r);
+    const ws = r.ws;
+    if (queue === null || r.state !== 'tunnel' || ws === null) return;
+    if (queue.length === 1) ws.send(queue[0], true);
+    else ws.cork(() => {
+      for (const frame of queue) ws.send(frame, true);
+    });
+    this.afterSend(r, bytes);
+  }
+
+  /** Accounts bytes handed to `r`'s socket: the queue cap, then credit for what has drained. */
+  private afterSend(r: Conn, bytes: number): void {
+    r.ledger!.forwarded(bytes);
+    const buffered = r.ws!.getBufferedAmount();
     if (buffered > this.o.config.limits.outboundQueueBytesMax) {
       this.cut(r, Reason.QueueFull);
       return;
     }
     const credit = r.ledger!.take(buffered, false);
-    if (credit > 0) this.returnCredit(r, credit, localSender);
+    if (credit > 0) this.returnCredit(r, credit);
   }
 
-  private returnCredit(receiver: Conn, credit: number, localSender: Conn | null): void {
-    const sender = localSender ?? receiver.peerLocal;
+  private returnCredit(receiver: Conn, credit: number): void {
+    const sender = receiver.peerLocal;
     if (sender !== null) {
       this.grant(sender, credit);
     } else if (receiver.peerRemote !== null) {
@@ -367,7 +423,7 @@ export class RelayShard {
   private drain(conn: Conn): void {
     if (conn.state !== 'tunnel' || conn.ws === null) return;
     const credit = conn.ledger!.take(conn.ws.getBufferedAmount(), true);
-    if (credit > 0) this.returnCredit(conn, credit, null);
+    if (credit > 0) this.returnCredit(conn, credit);
   }
 
   // ---------------- cross-shard ----------------
@@ -422,7 +478,7 @@ export class RelayShard {
     if (conn.state !== 'tunnel') return;
     switch (item.kind) {
       case CrossKind.Data:
-        this.deliver(conn, item.frame!, null);
+        this.deliver(conn, item.frame!, true);
         return;
       case CrossKind.Credit:
         this.grant(conn, item.credit);
@@ -548,6 +604,7 @@ export class RelayShard {
   private closeWith(conn: Conn, why: Reason): void {
     if (conn.state === 'closed') return;
     this.stats.closedFor(why);
+    if (conn.state === 'tunnel' && why !== Reason.QueueFull) this.flushOut(conn); // frames already accepted go first
     const ws = conn.ws;
     if (conn.state === 'tunnel') {
       if (ws !== null && why !== Reason.QueueFull) ws.send(encodeTunnelClose(why), true);
@@ -642,7 +699,7 @@ export class RelayShard {
           // A sender near the end of its window must not wait for a batch that never fills.
           if (conn.ws !== null && conn.ledger!.owed > 0) {
             const credit = conn.ledger!.take(conn.ws.getBufferedAmount(), true);
-            if (credit > 0) this.returnCredit(conn, credit, null);
+            if (credit > 0) this.returnCredit(conn, credit);
           }
           break;
         default:
@@ -704,16 +761,9 @@ export class RelayShard {
 
 /** The kind of a TunnelFrame, checked; NONE for anything that is not a valid frame. */
 function tunnelKind(bytes: Uint8Array): number {
-  try {
-    const root = FlatTable.root(bytes);
-    const type = root.u8(0);
-    const body = root.table(1);
-    if (body === null) return TunnelBody.NONE;
-    if (type === TunnelBody.Data) return body.byteVector(0) === null ? TunnelBody.NONE : TunnelBody.Data;
-    if (type === TunnelBody.Close) return decodeTunnelFrame(bytes).ok ? TunnelBody.Close : TunnelBody.NONE;
-    return TunnelBody.NONE;
-  } catch {
-    return TunnelBody.NONE;
-  }
+  if (tunnelDataTag(bytes) === TunnelBody.Data) return TunnelBody.Data;
+  const decoded = decodeTunnelFrame(bytes);
+  if (!decoded.ok) return TunnelBody.NONE;
+  // A Data frame the fast check refused is not forwarded either: both must agree it is valid.
+  return decoded.value.kind === 'close' ? TunnelBody.Close : TunnelBody.NONE;
 }
-

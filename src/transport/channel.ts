@@ -428,6 +428,9 @@ export class SecureChannel {
     }
     this.counters.rekeys = this.session.getStats().rekeys;
     this.lastSendMs = now;
+    // The queue may have been all that was above the mark; a pipe without drain events
+    // (an in-memory pipe) would otherwise never report it.
+    if (this.wantDrain) setImmediate(() => this.handleDrain());
   }
 
   private handleMessage(message: Uint8Array): void {
@@ -539,6 +542,7 @@ export class SecureChannel {
 
   private tick(): void {
     if (this.state !== 'open') return;
+    if (this.wantDrain) this.handleDrain(); // a safety net for pipes whose drain signal is coarse
     const now = this.options.clock.nowMs();
     if (now - this.lastReceiveMs >= this.options.deadPeerMs) {
       this.fail(new TransportError(TransportErrorCode.DeadPeer, `nothing received for ${Math.round(now - this.lastReceiveMs)} ms`));

@@ -13,8 +13,12 @@ const CLOSE_TOO_BIG = 1009;
 
 const EARLY_MESSAGES_MAX = 16;
 
-/** Bytes in ws's buffer above which send callbacks are watched to report a drain. */
-const DRAIN_WATCH_BYTES = 1024 * 1024;
+/**
+ * Bytes in ws's buffer above which send callbacks are watched to report a drain (ws has no
+ * drain event of its own). Below every sensible high-water mark, so a channel waiting for a
+ * drain always hears of one.
+ */
+const DRAIN_WATCH_BYTES = 64 * 1024;
 
 export class WsPipe implements FramePipe {
   private messageHandler: ((message: Uint8Array) => void) | null = null;

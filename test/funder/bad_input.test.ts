@@ -139,3 +139,21 @@ t.test('random bytes never decode into a message and never throw', async (t) => 
   const round = decodeFriendMessage(good);
   t.ok(round.ok && round.value.kind === 'inconsistencyError' && round.value.resetTerms.balanceForReset[0].balance === -5n);
 });
+
+t.test('a reset move lost on the way is sent again after a reconnect', async (t) => {
+  const { net, a, b, waiter, holder } = setup();
+  waiter.handle({ kind: 'friendMessage', friend: holder.pk, message: { kind: 'moveTokenRequest', moveToken: craftMove(waiter, holder, [], holder.identity, 3n), tokenWanted: false } });
+  net.run();
+  const fw = waiter.state.friends.get(idKey(holder.pk))!;
+  const fh = holder.state.friends.get(idKey(waiter.pk))!;
+  t.equal(waiter.app({ kind: 'resetFriendChannel', publicKey: holder.pk, resetToken: fw.inconsistency!.remoteTerms!.resetToken }), null);
+  net.queue = [];
+  t.ok(fh.inconsistency, 'the friend never saw the reset');
+  for (const [x, y] of [[a, b], [b, a]] as const) x.handle({ kind: 'friendOffline', friend: y.pk });
+  for (const [x, y] of [[a, b], [b, a]] as const) x.handle({ kind: 'friendOnline', friend: y.pk });
+  net.run();
+  t.equal(fw.inconsistency, null);
+  t.equal(fh.inconsistency, null);
+  t.equal(mc(a, b, 'FST')!.balance, -mc(b, a, 'FST')!.balance);
+  t.equal(fw.channel.moveTokenCounter, fh.channel.moveTokenCounter);
+});

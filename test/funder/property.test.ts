@@ -10,7 +10,8 @@ import type { Commit } from '../../src/funder/types.js';
  * own order (as a stream does) but may drop everything in flight on reconnect, after which the
  * last move is sent again. Checked throughout: channels at the same position mirror exactly and
  * pending debts equal the sum of their maps. Checked at the end: nothing frozen, balances within
- * trust, and no node lost credit except what it paid for its own completed payments.
+ * trust, and no node lost credit except what it paid for its own completed payments. Time jumps
+ * forward at random too, so deadlines fire while messages are in flight.
  */
 
 const PAIRS: [number, number][] = [[0, 1], [1, 2], [2, 3], [0, 2]];
@@ -22,7 +23,8 @@ type Action =
   | { kind: 'deliver'; pick: number }
   | { kind: 'resend'; pair: number; dir: boolean }
   | { kind: 'reconnect'; pair: number }
-  | { kind: 'commit'; pick: number };
+  | { kind: 'commit'; pick: number }
+  | { kind: 'tick'; seconds: number };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('pay' as const), route: fc.nat(ROUTES.length - 1), amount: fc.integer({ min: 1, max: 40 }), fees: fc.nat(4) }) },
@@ -30,6 +32,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('resend' as const), pair: fc.nat(PAIRS.length - 1), dir: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reconnect' as const), pair: fc.nat(PAIRS.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('commit' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), seconds: fc.integer({ min: 1, max: 40 }) }) },
 );
 
 function checkPair(x: SimNode, y: SimNode): string | null {
@@ -127,6 +130,11 @@ function scenario(actions: Action[], seed: number): string | null {
       case 'reconnect':
         reconnect(nodes[PAIRS[a.pair][0]], nodes[PAIRS[a.pair][1]]);
         break;
+      case 'tick':
+        // Time passes with messages still in flight: deadlines fire in any interleaving.
+        net.nowMs += a.seconds * 1000;
+        for (const node of nodes) node.handle({ kind: 'tick' });
+        break;
       case 'commit': {
         harvest();
         if (commits.length === 0) break;
@@ -153,6 +161,11 @@ function scenario(actions: Action[], seed: number): string | null {
     for (const invoice of [...node.state.invoices.values()]) node.app({ kind: 'cancelInvoice', invoiceId: invoice.invoiceId });
   }
   net.run();
+  for (let round = 0; round < 4; round++) {
+    net.nowMs += 61_000;
+    for (const node of nodes) node.handle({ kind: 'tick' });
+    net.run();
+  }
   for (const node of nodes) {
     if (node.faults.length > 0) return `${node.name} saw peer faults: ${node.faults.map((f) => f.code).join()}`;
     for (const payment of node.state.payments.values()) {

@@ -106,3 +106,22 @@ t.test('decoders reject garbage and truncations without throwing', async (t) => 
   t.notOk(decodeClientMessage(new Uint8Array(0)).ok);
   t.notOk(decodeTunnelFrame(encodeClientMessage({ kind: 'listen' })).ok, 'a listen is not a data frame');
 });
+
+t.test('the allocation-free data check accepts exactly what the full decoder reads as data', async (t) => {
+  const { tunnelDataTag } = await import('../../src/relay/flat_reader.js');
+  const { mutate } = await import('../fuzz/harness.js');
+  const samples = [encodeTunnelData(new Uint8Array(0)), encodeTunnelData(randomBytes(100)), encodeTunnelCredit(7), encodeTunnelClose(Reason.Malformed)];
+  for (const s of samples) {
+    const full = decodeTunnelFrame(s);
+    t.equal(tunnelDataTag(s) === 1, full.ok && full.value.kind === 'data');
+  }
+  let accepted = 0;
+  fc.assert(fc.property(fc.nat(), fc.array(fc.record({ pos: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }), { maxLength: 4 }), (index, ops) => {
+    const bytes = mutate(samples, index, ops.map((o) => ({ k: 'set' as const, pos: o.pos, byte: o.byte })));
+    const fast = tunnelDataTag(bytes) === 1;
+    const full = decodeTunnelFrame(bytes);
+    if (fast) accepted++;
+    return !fast || (full.ok && full.value.kind === 'data');
+  }), { numRuns: 30_000 });
+  t.ok(accepted > 0, 'some mutated frames still passed');
+});

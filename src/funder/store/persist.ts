@@ -13,7 +13,7 @@ import type { BatchOp } from './rocks.js';
  *   t/<friend>/<L|R>/<request>/<cur>   one pending transaction of a mutual credit
  *   q/<friend>/<seq>                   one operation waiting for the token
  *   u/<request>  d/<friend/cur/req>  e/<request>  i/<invoice>  p/<payment>
- * Values are V8-serialised records.
+ * Values are V8-serialised records. A `prefix` lets the records share a database with others.
  */
 
 // V8's structured serialisation keeps bigints, byte arrays and maps as they are, and is several
@@ -47,28 +47,33 @@ function channelRecord(ch: TokenChannel): Buffer {
 }
 
 /** The writes that make the store match `state` for every entity in `changes`. */
-export function changesToOps(state: FunderState, changes: ChangeSet, into: Map<string, Buffer | null> = new Map()): Map<string, Buffer | null> {
-  if (changes.node) into.set('n', nodeRecord(state));
+export function changesToOps(
+  state: FunderState, changes: ChangeSet, into: Map<string, Buffer | null> = new Map(), prefix = '',
+): Map<string, Buffer | null> {
+  const put = (key: string, value: Buffer | null): void => {
+    into.set(prefix + key, value);
+  };
+  if (changes.node) put('n', nodeRecord(state));
   for (const key of changes.friends) {
     const friend = state.friends.get(key);
-    into.set(`f/${key}`, friend === undefined ? null : friendRecord(friend));
+    put(`f/${key}`, friend === undefined ? null : friendRecord(friend));
   }
   for (const key of changes.channels) {
     const friend = state.friends.get(key);
-    into.set(`c/${key}`, friend === undefined ? null : channelRecord(friend.channel));
+    put(`c/${key}`, friend === undefined ? null : channelRecord(friend.channel));
   }
   for (const id of changes.txs) {
     const [friendKey, side, rk] = id.split('\0', 3);
     const currency = id.slice(friendKey.length + side.length + rk.length + 3);
     const mc = state.friends.get(friendKey)?.channel.mutualCredits.get(currency);
     const tx = side === 'L' ? mc?.local.get(rk) : mc?.remote.get(rk);
-    into.set(`t/${friendKey}/${side}/${rk}/${currency}`, tx === undefined ? null : encode(tx));
+    put(`t/${friendKey}/${side}/${rk}/${currency}`, tx === undefined ? null : encode(tx));
   }
   for (const [id, item] of changes.queued) {
     const [friendKey, seq] = id.split('\0');
-    into.set(`q/${friendKey}/${seq.padStart(12, '0')}`, item === null ? null : encode(item));
+    put(`q/${friendKey}/${seq.padStart(12, '0')}`, item === null ? null : encode(item));
   }
-  for (const [prefix, keys, map] of [
+  for (const [kind, keys, map] of [
     ['u', changes.upstream, state.upstream],
     ['d', changes.downstream, state.downstream],
     ['e', changes.deadlines, state.deadlines],
@@ -77,7 +82,7 @@ export function changesToOps(state: FunderState, changes: ChangeSet, into: Map<s
   ] as const) {
     for (const key of keys) {
       const value = (map as Map<string, unknown>).get(key);
-      into.set(`${prefix}/${key}`, value === undefined ? null : encode(value));
+      put(`${kind}/${key}`, value === undefined ? null : encode(value));
     }
   }
   return into;
@@ -90,12 +95,14 @@ export function toBatch(ops: Map<string, Buffer | null>): BatchOp[] {
 }
 
 /** Rebuilds the state from every stored record; volatile flags start cleared (friends offline). */
-export function stateFromRecords(state: FunderState, records: Map<string, Buffer>): FunderState {
+export function stateFromRecords(state: FunderState, records: Map<string, Buffer>, prefix = ''): FunderState {
   const channels = new Map<string, TokenChannel>();
   const txs: [string, string, string, string, PendingTx][] = [];
   // Keys sort by zero-padded sequence, so each queue comes back in its original order.
   const queued: [string, QueuedOp][] = [];
-  for (const [key, value] of records) {
+  for (const [fullKey, value] of records) {
+    if (!fullKey.startsWith(prefix)) continue;
+    const key = fullKey.slice(prefix.length);
     const slash = key.indexOf('/');
     const kind = slash < 0 ? key : key.slice(0, slash);
     const rest = key.slice(slash + 1);
