@@ -107,11 +107,11 @@ try {
   const syncPerS = await syncWritesPerSecond(quick ? 1000 : 3000);
   emit({ measurement: 'machine', sign_per_s: Math.round(signPerS), verify_per_s: Math.round(verifyPerS), sync_writes_per_s: Math.round(syncPerS) });
 
-  const count = quick ? 3000 : 20000;
+  const count = quick ? 2000 : 20000;
   const two = await payments('two', 1, count, 1024);
   const three = await payments('three', 2, count, 1024);
   // One payment at a time: the latency of a payment on an otherwise idle pair.
-  const alone = await payments('alone', 1, quick ? 100 : 500, 1);
+  const alone = await payments('alone', 1, quick ? 50 : 500, 1);
   emit({
     payments_per_s_2nodes: two.payments_per_s,
     payments_per_s_3hop: three.payments_per_s,

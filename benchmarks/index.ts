@@ -42,8 +42,7 @@ function percentile(values: number[], q: number): number {
 
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-function loadGraph(g: SyntheticGraph): { graph: WriteGraph; ids: Uint32Array } {
-  const graph = new WriteGraph();
+function loadGraph(g: SyntheticGraph, graph: WriteGraph = new WriteGraph()): { graph: WriteGraph; ids: Uint32Array } {
   const ids = new Uint32Array(g.nodes);
   for (let i = 0; i < g.nodes; i++) ids[i] = graph.keys.intern(syntheticKey(i));
   const perNode: IndexMutation[][] = Array.from({ length: g.nodes }, () => []);
@@ -100,7 +99,9 @@ function mapBfs(graph: Map<string, Map<string, { capacity: number }>>, source: s
 async function main(): Promise<void> {
   const started = performance.now();
   const g = syntheticGraph(NODES, EDGES, 7);
-  const { graph, ids } = loadGraph(g);
+  // The graph lives in a server core, so the end-to-end sections serve exactly this graph.
+  const core = new IndexCore();
+  const { graph, ids } = loadGraph(g, core.graph);
   const compaction = graph.compact();
   const snapshot = graph.snapshot();
   const usd = snapshot.graphs.get('USD')!;
@@ -189,10 +190,11 @@ async function main(): Promise<void> {
   let multiRoutes = 0;
   let multiTried = 0;
   for (const [s, d] of pairs.slice(0, quick ? 200 : 1000)) {
-    const single = searcher.search(usd, { ...defaultSearchParams(ids[s], ids[d], 1n), maxRoutes: 1 });
-    if (single.routes.length === 0) continue;
-    const want = single.routes[0].capacity * 2n + 1n;
-    // Make sure no single route carries it: the widest route here is what the search can prove.
+    // More than the source's widest credit line: no single route can carry it.
+    let widest = 0;
+    for (let e = usd.offsets[ids[s]]; e < usd.offsets[ids[s] + 1]; e++) widest = Math.max(widest, usd.capacity[e]);
+    if (widest === 0) continue;
+    const want = BigInt(Math.floor(widest * 1.5)) + 1n;
     const t0 = performance.now();
     const outcome = searcher.search(usd, { ...defaultSearchParams(ids[s], ids[d], want), maxRoutes: 8 });
     multiMs.push(performance.now() - t0);
@@ -208,7 +210,7 @@ async function main(): Promise<void> {
   emit('ingest', ingest);
 
   // ---------------- network sections (transport, server, pool, federation)
-  const network = await runNetworkSections({ quick, graph: g, loadGraph, pairs, ids, emit });
+  const network = await runNetworkSections({ quick, graph: g, core, pairs, emit });
 
   const summary = {
     search_p50_us: round(searchP50, 1),

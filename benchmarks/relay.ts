@@ -8,15 +8,15 @@
  * batches (frames.ts); their CPU is reported so a saturated generator is visible. Every line is a
  * JSON object; the last one is the summary. Numbers from a shared 2-core machine are noisy.
  */
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startProgram, type RunningProgram } from '../src/apps/launcher.js';
 import { Identity } from '../src/crypto/identity.js';
 import { writeIdentityFile } from '../src/files/identity_file.js';
-import type { GeneratorCommand, WireAddress } from './relay/generator.js';
+import type { WireAddress } from './relay/generator.js';
+import { Generator } from './relay/harness.js';
 
 const quick = process.argv.includes('--quick');
 const warmupMs = quick ? 400 : 2_000;
@@ -25,58 +25,11 @@ const pairs = 4;
 const sizes = [100, 1024, 16 * 1024];
 const idleConnections = 10_000;
 const dir = mkdtempSync(join(tmpdir(), 'bench-relay-'));
-const generatorPath = fileURLToPath(new URL('./relay/generator.ts', import.meta.url));
 
 const emit = (obj: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
 };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-// ---------- generator processes ----------
-
-class Generator {
-  readonly child: ChildProcess;
-  private readonly inbox: Record<string, unknown>[] = [];
-  private waiters: { match: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
-
-  constructor(readonly name: string) {
-    this.child = fork(generatorPath, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, OFFSET_LOG_LEVEL: 'silent' } });
-    this.child.on('message', (m: Record<string, unknown>) => {
-      if (typeof m.error === 'string') {
-        process.stderr.write(`${name}: ${m.error}\n`);
-      }
-      const w = this.waiters.find((x) => x.match(m));
-      if (w !== undefined) {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        w.resolve(m);
-      } else this.inbox.push(m);
-    });
-  }
-
-  send(cmd: GeneratorCommand): void {
-    this.child.send(cmd);
-  }
-
-  wait(match: (m: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
-    const i = this.inbox.findIndex(match);
-    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: timed out waiting`)), timeoutMs);
-      this.waiters.push({ match, resolve: (m) => { clearTimeout(timer); resolve(m); } });
-      this.child.once('exit', () => reject(new Error(`${this.name} exited`)));
-    });
-  }
-
-  async mark(): Promise<{ frames: number; bytes: number; sentFrames: number; cpuMs: number; wallMs: number }> {
-    this.send({ cmd: 'mark' });
-    const m = await this.wait((x) => 'mark' in x);
-    return m.mark as { frames: number; bytes: number; sentFrames: number; cpuMs: number; wallMs: number };
-  }
-
-  exit(): void {
-    if (this.child.exitCode === null) this.send({ cmd: 'exit' });
-  }
-}
 
 // ---------- relay process ----------
 

@@ -10,6 +10,8 @@ import type { SnapshotHandle } from '../src/index/snapshot.js';
  */
 export interface SearchTask {
   readonly request: Uint8Array;
+  /** The oldest snapshot generation this request may be answered from. */
+  readonly generation: number;
   readonly snapshot?: SnapshotHandle;
 }
 
@@ -31,6 +33,6 @@ if (typeof channelName === 'string') listen(channelName);
 
 export default function searchTask(task: SearchTask): Uint8Array | { needSnapshot: true } {
   if (task.snapshot !== undefined) executor.install(task.snapshot);
-  if (executor.generation === 0) return { needSnapshot: true };
+  if (executor.generation < task.generation) return { needSnapshot: true };
   return executor.run(task.request);
 }

@@ -142,7 +142,9 @@ function flush(ctx: Ctx, friend: Friend): void {
   }
   const ch = friend.channel;
   if (ch.direction === 'outgoing') {
-    const work = hasWork(friend);
+    // A changed relay list also needs the token: a friend that never moves would otherwise keep
+    // dialling relays this node has left.
+    const work = hasWork(friend) || friend.sentRelaysKey !== relaysKey(ctx.state.relays);
     if (friend.resendPending || (work && !friend.tokenRequested)) {
       friend.resendPending = false;
       if (work) friend.tokenRequested = true;

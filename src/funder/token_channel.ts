@@ -158,16 +158,9 @@ export function tryAddOp(draft: MoveDraft, currency: Currency, op: FriendTcOp): 
   if (draft.ops.length >= MAX_OPS_PER_MOVE) return 'ERR_TC_BATCH_FULL';
   const original = draft.mcs.get(currency);
   if (original === undefined) return 'ERR_TC_NO_CURRENCY';
-  // Apply to a scratch copy first when the op might fail half-way; ops are small, maps are shared.
-  const mc = draftCredit(draft, currency)!;
-  const before = { balance: mc.balance, localPending: mc.localPending, remotePending: mc.remotePending };
-  const err = applyOutgoing(mc, op);
-  if (err !== null) {
-    mc.balance = before.balance;
-    mc.localPending = before.localPending;
-    mc.remotePending = before.remotePending;
-    return err;
-  }
+  // applyOutgoing checks everything before it changes anything, so a refused op leaves the draft as it was.
+  const err = applyOutgoing(draftCredit(draft, currency)!, op);
+  if (err !== null) return err;
   draft.ops.push({ currency, op });
   return null;
 }

@@ -7,6 +7,8 @@ import { PeerBody } from '../wire/generated/offset/index/peer-body.js';
 import { ServerBody } from '../wire/generated/offset/index/server-body.js';
 import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_MUTATIONS_PER_UPDATE, MAX_ROUTE_LEN, MAX_ROUTES_PER_RESPONSE } from './constants.js';
 import { FlatTable, readU128 } from './flat_reader.js';
+import { verifyBuffer } from '../wire/verify.js';
+import type { TableName } from '../wire/generated/layouts.js';
 import type {
   ChainLink,
   ForwardMutationsUpdate,
@@ -65,7 +67,16 @@ function fail<T>(what: string): DecodeResult<T> {
   return { ok: false, error: new IndexDecodeError(what) };
 }
 
-function guarded<T>(what: string, bytes: Uint8Array, read: (root: FlatTable) => T | null): DecodeResult<T> {
+/**
+ * Peer bytes pass the schema verifier first (src/wire/verify.ts), then the bounds-checked reader
+ * with the index limits. Worker messages come from this process's own encoder and skip the
+ * schema pass (they are still read through the checked reader).
+ */
+function guarded<T>(what: string, bytes: Uint8Array, read: (root: FlatTable) => T | null, root?: TableName): DecodeResult<T> {
+  if (root !== undefined) {
+    const problem = verifyBuffer(bytes, root);
+    if (problem !== null) return fail(`${what}: ${problem.message}`);
+  }
   try {
     const value = read(FlatTable.root(bytes));
     return value === null ? fail(`${what}: invalid content`) : { ok: true, value };
@@ -198,6 +209,7 @@ export function decodeClientMessage(bytes: Uint8Array): DecodeResult<ClientMsg> 
       if (type === ClientBody.RequestRoutes) return { kind: 'routes', request: readRequestRoutes(body) };
       return null;
     }),
+    'offset.index.ClientMessage',
   );
 }
 
@@ -209,6 +221,7 @@ export function decodeServerMessage(bytes: Uint8Array): DecodeResult<ServerMsg> 
       if (type === ServerBody.ResponseRoutes) return { kind: 'routes', response: readResponseRoutes(body) };
       return null;
     }),
+    'offset.index.ServerMessage',
   );
 }
 
@@ -222,6 +235,7 @@ export function decodePeerMessage(bytes: Uint8Array): DecodeResult<PeerMsg> {
       }
       return null;
     }),
+    'offset.index.PeerMessage',
   );
 }
 

@@ -30,6 +30,9 @@ export class SearchPool {
       idleTimeout: Infinity,
       maxQueue,
       concurrentTasksPerWorker: 1,
+      // With sync atomics an idle worker parks outside its event loop, so a broadcast may wait;
+      // the generation each task carries makes a lagging worker ask for the snapshot instead.
+      atomics: 'sync',
       workerData: { snapshotChannel },
     });
   }
@@ -45,9 +48,11 @@ export class SearchPool {
 
   /** Runs one SearchRequest; resolves to the SearchResponse bytes. */
   async search(request: Uint8Array): Promise<Uint8Array> {
-    const first = (await this.pool.run({ request })) as Uint8Array | { needSnapshot: true };
+    const generation = this.latest?.generation ?? 0;
+    const first = (await this.pool.run({ request, generation })) as Uint8Array | { needSnapshot: true };
     if (first instanceof Uint8Array) return first;
-    return (await this.pool.run({ request, snapshot: this.latest ?? undefined })) as Uint8Array;
+    // This worker has not seen the newest snapshot yet: hand it over with the task.
+    return (await this.pool.run({ request, generation, snapshot: this.latest ?? undefined })) as Uint8Array;
   }
 
   async close(): Promise<void> {

@@ -53,6 +53,8 @@ export interface IndexServerOptions {
   readonly metricsHost?: string;
   readonly metricsPort?: number;
   readonly logger?: Logger;
+  /** A prepared core (the benchmark loads a large graph once and serves it twice). */
+  readonly core?: IndexCore;
 }
 
 interface PeerLink {
@@ -81,7 +83,7 @@ export class IndexServer {
   private readonly metrics;
 
   private constructor(private readonly options: IndexServerOptions) {
-    this.core = new IndexCore({ ttlTicks: options.ttlTicks });
+    this.core = options.core ?? new IndexCore({ ttlTicks: options.ttlTicks });
     this.pool = new SearchPool(options.workers ?? 1);
     this.log = options.logger ?? silentLogger;
     const r = this.registry;

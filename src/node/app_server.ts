@@ -5,25 +5,19 @@ import type { Identity } from '../crypto/identity.js';
 import type { SecureChannel } from '../transport/channel.js';
 import { listenSecure, type SecureListener } from '../transport/uws-server.js';
 import {
-  AppRequestErrorCode, permissionFor, type AppPermissions, type AppToNode, type NodeReport, type NodeToApp, type RequestError,
-} from './app_types.js';
+  AppErrorCode, decodeAppRequest, encodeNodeToApp, requiredPermission, type AppError, type AppPermissions, type AppRequest,
+  type NodeReport, type NodeToApp,
+} from './app_codec.js';
 import { TrustedApps, type TrustedApp } from './trusted_apps.js';
 
 /**
  * Serves apps over the authenticated transport (purpose 'app'). Only keys with a ticket in the
  * trusted directory complete the handshake; an app whose ticket disappears or changes is
  * disconnected (it may reconnect and get its new permissions). On connect an app gets its
- * permissions, then a full report; after that a fresh report whenever the node's state changed.
+ * permissions, then a full report; after that the report's changes as they happen.
  * Every request gets exactly one result: done, or a typed error with a stable code — a request
  * outside the app's permissions included (it is refused, not silently dropped).
  */
-
-export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: { message: string } };
-
-export interface AppCodec {
-  decodeAppToNode(bytes: Uint8Array): DecodeResult<AppToNode>;
-  encodeNodeToApp(message: NodeToApp): Uint8Array;
-}
 
 export interface AppSession {
   readonly id: string;
@@ -33,7 +27,7 @@ export interface AppSession {
 
 export interface AppRequestHandler {
   /** Handles a permitted request; the handler answers through AppServer.send (result exactly once). */
-  handle(app: AppSession, message: AppToNode): void;
+  handle(app: AppSession, message: AppRequest): void;
   report(): NodeReport;
 }
 
@@ -42,7 +36,6 @@ export interface AppServerOptions {
   host: string;
   port: number;
   trustedDir: string;
-  codec: AppCodec;
   handler: AppRequestHandler;
   logger?: Logger;
   /** Requests an app may have unanswered at once; more are refused with ERR_APP_TOO_MANY_REQUESTS. */
@@ -61,7 +54,6 @@ export class AppServer {
   private readonly connections = new Map<string, Connection>();
   private readonly log: Logger;
   private nextId = 1;
-  private reportScheduled = false;
   readonly counters = { connected: 0, refused: 0, requests: 0, denied: 0, badFrames: 0 };
 
   constructor(private readonly o: AppServerOptions) {
@@ -77,8 +69,8 @@ export class AppServer {
       identity: this.o.identity,
       purpose: 'app',
       authorize: (key) => {
-        // The directory may have changed a moment ago and the watch not fired yet.
-        if (this.trusted.get(key) === undefined) this.trusted.rescan();
+        // The directory may have changed a moment ago and the watch not fired yet: a stat tells.
+        if (this.trusted.get(key) === undefined) this.trusted.rescanIfChanged();
         const ok = this.trusted.get(key) !== undefined;
         if (!ok) {
           this.counters.refused++;
@@ -105,23 +97,18 @@ export class AppServer {
     const conn = this.connections.get(appId);
     if (conn === undefined) return;
     if (message.kind === 'result') conn.open = Math.max(0, conn.open - 1);
-    conn.channel.send(this.o.codec.encodeNodeToApp(message));
+    conn.channel.send(encodeNodeToApp(message));
   }
 
-  result(appId: string, requestId: Uint8Array, error: RequestError | null): void {
-    this.send(appId, { kind: 'result', requestId, error });
+  result(appId: string, appRequestId: Uint8Array, error: AppError | null): void {
+    this.send(appId, { kind: 'result', appRequestId, error });
   }
 
-  /** The node's state changed: every app gets a fresh report (coalesced within one turn). */
-  stateChanged(): void {
-    if (this.reportScheduled) return;
-    this.reportScheduled = true;
-    setImmediate(() => {
-      this.reportScheduled = false;
-      if (this.connections.size === 0) return;
-      const frame = this.o.codec.encodeNodeToApp({ kind: 'report', report: this.o.handler.report() });
-      for (const conn of this.connections.values()) conn.channel.send(frame);
-    });
+  /** Sends the same message to every connected app. */
+  broadcast(message: NodeToApp): void {
+    if (this.connections.size === 0) return;
+    const frame = encodeNodeToApp(message);
+    for (const conn of this.connections.values()) conn.channel.send(frame);
   }
 
   stop(): void {
@@ -144,8 +131,8 @@ export class AppServer {
     this.connections.set(conn.id, conn);
     this.counters.connected++;
     this.log.info({ app: toBase64Url(conn.publicKey), appId: conn.id, permissions: conn.permissions }, 'app connected');
-    channel.send(this.o.codec.encodeNodeToApp({ kind: 'permissions', permissions: conn.permissions }));
-    channel.send(this.o.codec.encodeNodeToApp({ kind: 'report', report: this.o.handler.report() }));
+    channel.send(encodeNodeToApp({ kind: 'permissions', permissions: conn.permissions }));
+    channel.send(encodeNodeToApp({ kind: 'report', report: this.o.handler.report() }));
     channel.onFrame((frame) => this.frame(conn, frame));
     channel.onClose((reason) => {
       this.connections.delete(conn.id);
@@ -154,7 +141,7 @@ export class AppServer {
   }
 
   private frame(conn: Connection, frame: Uint8Array): void {
-    const decoded = this.o.codec.decodeAppToNode(frame);
+    const decoded = decodeAppRequest(frame);
     if (!decoded.ok) {
       // Without a readable request id there is nothing to answer to: the app is broken.
       this.counters.badFrames++;
@@ -165,18 +152,18 @@ export class AppServer {
     const message = decoded.value;
     this.counters.requests++;
     conn.open++;
-    const needed = permissionFor(message.request.kind);
+    const needed = requiredPermission(message.body.kind);
     if (!conn.permissions[needed]) {
       this.counters.denied++;
-      this.log.info({ appId: conn.id, request: message.request.kind, needed }, 'request refused: permission missing');
-      this.result(conn.id, message.requestId, {
-        code: AppRequestErrorCode.PermissionDenied,
-        message: `${message.request.kind} needs the ${needed} permission`,
+      this.log.info({ appId: conn.id, request: message.body.kind, needed }, 'request refused: permission missing');
+      this.result(conn.id, message.appRequestId, {
+        code: AppErrorCode.PermissionDenied,
+        message: `${message.body.kind} needs the ${needed} permission`,
       });
       return;
     }
     if (conn.open > (this.o.openRequestsMax ?? 1024)) {
-      this.result(conn.id, message.requestId, { code: AppRequestErrorCode.TooManyRequests, message: 'too many unanswered requests' });
+      this.result(conn.id, message.appRequestId, { code: AppErrorCode.QueueFull, message: 'too many unanswered requests' });
       return;
     }
     try {
@@ -184,7 +171,7 @@ export class AppServer {
     } catch (err) {
       // A handler bug must not take the node down with it; the app still gets its answer.
       this.log.error({ appId: conn.id, err: errorMessage(err) }, 'request handler failed');
-      this.result(conn.id, message.requestId, { code: AppRequestErrorCode.BadRequest, message: errorMessage(err) });
+      this.result(conn.id, message.appRequestId, { code: AppErrorCode.Internal, message: errorMessage(err).slice(0, 512) });
     }
   }
 

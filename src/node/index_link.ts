@@ -19,6 +19,8 @@ export interface RouteQuery {
   readonly source: Uint8Array;
   readonly destination: Uint8Array;
   readonly exclude?: { readonly from: Uint8Array; readonly to: Uint8Array } | null;
+  readonly maxHops?: number;
+  readonly maxFee?: bigint | null;
   readonly maxRoutes?: number;
 }
 
@@ -27,6 +29,8 @@ export interface IndexClientPort {
   start(): void;
   close(): void;
   readonly ready: boolean;
+  /** The key of the server of the current session, if the client tells. */
+  readonly connectedServer?: Uint8Array | null;
   update(mutations: readonly IndexMutation[]): boolean;
   requestRoutes(query: RouteQuery): Promise<ResponseRoutes>;
 }
@@ -79,6 +83,13 @@ export class IndexLink {
 
   get connected(): boolean {
     return this.client?.ready ?? false;
+  }
+
+  /** The server the node has a session with now, if any. */
+  get connectedServer(): Uint8Array | null {
+    const c = this.client;
+    if (c === null || !c.ready) return null;
+    return c.connectedServer ?? null;
   }
 
   get serverList(): readonly IndexServerEntry[] {

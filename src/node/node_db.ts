@@ -1,20 +1,22 @@
-import { existsSync } from 'node:fs';
-import { bytesEqual, fromBase64Url, toBase64Url } from '../common/bytes.js';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromBase64Url, toBase64Url, toHex } from '../common/bytes.js';
 import { errorMessage } from '../common/errors.js';
+import { RocksStore, type BatchOp } from '../funder/store/rocks.js';
 import { NodeError, NodeErrorCode } from './errors.js';
-import { RocksStore, type BatchOp } from './rocks.js';
 
 /**
- * The node's database: one RocksDB directory. The node's own records live under `meta/`; the
- * payment core's records live under their own prefix (written by its store). The identity the
- * database was made for is recorded at creation, so a node started with another identity file
- * refuses to run instead of signing on behalf of a state that is not its own.
+ * The node's database: a directory holding two RocksDB stores, `meta` (the node's own settings:
+ * the identity it was made for, index servers, relay names) and `funder` (the payment core's
+ * records, written by its runtime). The identity is recorded at creation, so a node started
+ * with another identity file refuses to run instead of signing for a state that is not its own.
  */
 
 const FORMAT = 'offset-node-db/1';
 const KEY_FORMAT = 'meta/format';
 const KEY_IDENTITY = 'meta/identity';
 const KEY_INDEX_SERVERS = 'meta/index-servers';
+const KEY_RELAY_NAMES = 'meta/relay-names';
 
 export interface IndexServerEntry {
   readonly publicKey: Uint8Array;
@@ -22,15 +24,21 @@ export interface IndexServerEntry {
   readonly name: string;
 }
 
+const metaPath = (path: string): string => join(path, 'meta');
+
+/** Where the payment core's runtime keeps its records. */
+export const funderPath = (path: string): string => join(path, 'funder');
+
 /** Creates a database for `publicKey`; refuses an existing path. */
 export async function initNodeDb(path: string, publicKey: Uint8Array): Promise<void> {
   if (existsSync(path)) throw new NodeError(NodeErrorCode.DbExists, `${path} already exists; a node database is never overwritten`);
-  const store = await RocksStore.open(path, 'create');
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  const store = await RocksStore.open(metaPath(path));
   try {
     await store.write([
-      { type: 'put', key: KEY_FORMAT, value: Buffer.from(FORMAT) },
-      { type: 'put', key: KEY_IDENTITY, value: Buffer.from(publicKey) },
-      { type: 'put', key: KEY_INDEX_SERVERS, value: Buffer.from('[]') },
+      { type: 'put', key: KEY_FORMAT, value: FORMAT },
+      { type: 'put', key: KEY_IDENTITY, value: toHex(publicKey) },
+      { type: 'put', key: KEY_INDEX_SERVERS, value: '[]' },
     ]);
   } finally {
     await store.close();
@@ -38,54 +46,64 @@ export async function initNodeDb(path: string, publicKey: Uint8Array): Promise<v
 }
 
 export class NodeDb {
-  private constructor(readonly store: RocksStore) {}
+  private constructor(private readonly store: RocksStore, private readonly records: Map<string, string>, readonly path: string) {}
 
   /** Opens the database made for `publicKey`; any other database is refused with a typed error. */
   static async open(path: string, publicKey: Uint8Array): Promise<NodeDb> {
     if (!existsSync(path)) throw new NodeError(NodeErrorCode.DbMissing, `no node database at ${path} (create one with: stmgr init-node-db)`);
+    if (!existsSync(join(metaPath(path), 'CURRENT'))) throw new NodeError(NodeErrorCode.DbCorrupt, `${path} is not a node database`);
     let store: RocksStore;
     try {
-      store = await RocksStore.open(path, 'existing');
+      store = await RocksStore.open(metaPath(path));
     } catch (err) {
       const text = errorMessage(err);
       const code = /lock/i.test(text) ? NodeErrorCode.DbLocked : NodeErrorCode.DbCorrupt;
       throw new NodeError(code, `cannot open node database ${path}: ${text}`, { cause: err });
     }
-    try {
-      const format = await store.get(KEY_FORMAT);
-      if (format === null || format.toString() !== FORMAT) {
-        throw new NodeError(NodeErrorCode.DbCorrupt, `${path} is not a node database (format ${format === null ? 'missing' : JSON.stringify(format.toString().slice(0, 40))})`);
-      }
-      const identity = await store.get(KEY_IDENTITY);
-      if (identity === null || !bytesEqual(identity, publicKey)) {
-        throw new NodeError(
-          NodeErrorCode.IdentityMismatch,
-          `${path} was made for identity ${identity === null ? '(none)' : toBase64Url(identity)}, not ${toBase64Url(publicKey)}`,
-        );
-      }
-    } catch (err) {
+    const records = new Map([...await store.readAll()].map(([key, value]) => [key, value.toString('utf8')]));
+    const format = records.get(KEY_FORMAT);
+    const identity = records.get(KEY_IDENTITY);
+    if (format !== FORMAT) {
       await store.close();
-      throw err;
+      throw new NodeError(NodeErrorCode.DbCorrupt, `${path} is not a node database (format ${JSON.stringify(format ?? null)})`);
     }
-    return new NodeDb(store);
+    if (identity !== toHex(publicKey)) {
+      await store.close();
+      const made = identity === undefined ? '(none)' : toBase64Url(Buffer.from(identity, 'hex'));
+      throw new NodeError(NodeErrorCode.IdentityMismatch, `${path} was made for identity ${made}, not ${toBase64Url(publicKey)}`);
+    }
+    return new NodeDb(store, records, path);
   }
 
-  async indexServers(): Promise<IndexServerEntry[]> {
-    const raw = await this.store.get(KEY_INDEX_SERVERS);
-    if (raw === null) return [];
-    const parsed = JSON.parse(raw.toString()) as { publicKey: string; address: string; name: string }[];
-    const out: IndexServerEntry[] = [];
-    for (const item of parsed) {
+  indexServers(): IndexServerEntry[] {
+    const raw = this.records.get(KEY_INDEX_SERVERS);
+    if (raw === undefined) return [];
+    const parsed = JSON.parse(raw) as { publicKey: string; address: string; name: string }[];
+    return parsed.map((item) => {
       const key = fromBase64Url(item.publicKey);
       if (key === null || key.byteLength !== 32) throw new NodeError(NodeErrorCode.DbCorrupt, 'bad index server record');
-      out.push({ publicKey: key, address: item.address, name: item.name });
-    }
-    return out;
+      return { publicKey: key, address: item.address, name: item.name };
+    });
   }
 
-  indexServersOp(servers: readonly IndexServerEntry[]): BatchOp {
+  /** Names the owner gave its relays (the payment core keeps keys and addresses only). */
+  relayNames(): Map<string, string> {
+    const raw = this.records.get(KEY_RELAY_NAMES);
+    return raw === undefined ? new Map() : new Map(JSON.parse(raw) as [string, string][]);
+  }
+
+  async saveIndexServers(servers: readonly IndexServerEntry[]): Promise<void> {
     const json = JSON.stringify(servers.map((s) => ({ publicKey: toBase64Url(s.publicKey), address: s.address, name: s.name })));
-    return { type: 'put', key: KEY_INDEX_SERVERS, value: Buffer.from(json) };
+    await this.put({ type: 'put', key: KEY_INDEX_SERVERS, value: json });
+  }
+
+  async saveRelayNames(names: ReadonlyMap<string, string>): Promise<void> {
+    await this.put({ type: 'put', key: KEY_RELAY_NAMES, value: JSON.stringify([...names]) });
+  }
+
+  private async put(op: BatchOp & { type: 'put'; value: string }): Promise<void> {
+    await this.store.write([op]);
+    this.records.set(op.key, op.value);
   }
 
   close(): Promise<void> {

@@ -1,20 +1,20 @@
 import { bytesEqual, toBase64Url, toHex } from '../common/bytes.js';
-import { systemClock, type Clock } from '../common/clock.js';
 import { errorMessage } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { Identity } from '../crypto/identity.js';
-import type { AppCommand, AppMessage, ChangeSet, Effect } from '../funder/api.js';
-import { decodeFriendMessage, encodeFriendMessage } from '../funder/codec.js';
+import type { AppCommand, AppErrorCode as FunderErrorCode, AppMessage, FunderEvent } from '../funder/api.js';
+import { decodeFriendMessage } from '../funder/codec.js';
+import { FunderRuntime } from '../funder/runtime.js';
 import { MAX_RELAYS } from '../funder/constants.js';
 import type { FunderState } from '../funder/state.js';
-import { AppServer, type AppCodec, type AppSession } from './app_server.js';
-import { AppRequestErrorCode, type AppRequest, type AppToNode, type NodeReport, type RequestError } from './app_types.js';
+import { AppErrorCode, FailureReason, type AppError, type AppRequest, type AppRequestBody, type NodeReport } from './app_codec.js';
+import { AppServer, type AppSession } from './app_server.js';
 import { Channeler, type RelayNetwork } from './channeler.js';
 import { NodeError, NodeErrorCode } from './errors.js';
-import { SnapshotFunderEngine, type FunderEngine } from './funder_engine.js';
 import { IndexLink, type IndexClientFactory } from './index_link.js';
 import type { NodeMetrics } from './metrics.js';
-import { NodeDb, type IndexServerEntry } from './node_db.js';
+import { NodeDb, funderPath, type IndexServerEntry } from './node_db.js';
+import { buildReport, diffReports } from './report.js';
 
 /**
  * One node: the payment core over the database, friend links through relays, the index link and
@@ -28,11 +28,9 @@ export interface NodeServiceOptions {
   host: string;
   port: number;
   trustedDir: string;
-  codec: AppCodec;
   relayNetwork: RelayNetwork;
   indexClientFactory: IndexClientFactory;
   logger?: Logger;
-  clock?: Clock;
   metrics?: NodeMetrics;
   /** Period of the core's timer events (deadlines, retransmissions). Default 1 s. */
   tickMs?: number;
@@ -41,13 +39,46 @@ export interface NodeServiceOptions {
 
 const hexToBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
 
+/** The payment core's refusals, as the app protocol's stable codes. */
+const funderErrorCodes: Record<FunderErrorCode, AppErrorCode> = {
+  ERR_FUNDER_BAD_ARGUMENT: AppErrorCode.BadArgument,
+  ERR_FUNDER_UNKNOWN_FRIEND: AppErrorCode.UnknownFriend,
+  ERR_FUNDER_FRIEND_EXISTS: AppErrorCode.FriendExists,
+  ERR_FUNDER_SELF: AppErrorCode.FriendIsSelf,
+  ERR_FUNDER_CURRENCY_ACTIVE: AppErrorCode.CurrencyActive,
+  ERR_FUNDER_CURRENCY_LIMIT: AppErrorCode.CurrencyLimit,
+  ERR_FUNDER_NOT_INCONSISTENT: AppErrorCode.NotInconsistent,
+  ERR_FUNDER_BAD_RESET_TOKEN: AppErrorCode.BadResetToken,
+  ERR_FUNDER_INVOICE_EXISTS: AppErrorCode.InvoiceExists,
+  ERR_FUNDER_UNKNOWN_INVOICE: AppErrorCode.UnknownInvoice,
+  ERR_FUNDER_BAD_COMMIT: AppErrorCode.BadCommit,
+  ERR_FUNDER_INVOICE_INCOMPLETE: AppErrorCode.InvoiceIncomplete,
+  ERR_FUNDER_PAYMENT_EXISTS: AppErrorCode.PaymentExists,
+  ERR_FUNDER_UNKNOWN_PAYMENT: AppErrorCode.UnknownPayment,
+  ERR_FUNDER_PAYMENT_CLOSED: AppErrorCode.PaymentClosed,
+  ERR_FUNDER_BAD_ROUTE: AppErrorCode.BadRoute,
+  ERR_FUNDER_FRIEND_NOT_READY: AppErrorCode.FriendNotReady,
+  ERR_FUNDER_DUPLICATE_REQUEST: AppErrorCode.DuplicateRequest,
+  ERR_FUNDER_QUEUE_FULL: AppErrorCode.QueueFull,
+  ERR_FUNDER_OVERPAY: AppErrorCode.Overpay,
+  ERR_FUNDER_NOT_RESOLVED: AppErrorCode.NotResolved,
+  ERR_FUNDER_BAD_ACK: AppErrorCode.BadAck,
+};
+
+const MESSAGE_CHARS_MAX = 512;
+
 export class NodeService {
-  private engine!: FunderEngine;
+  private engine!: FunderRuntime;
   private channeler!: Channeler;
   private indexLink!: IndexLink;
   private appServer!: AppServer;
   private tickTimer: NodeJS.Timeout | null = null;
   private indexServers: IndexServerEntry[] = [];
+  private relayNames = new Map<string, string>();
+  /** What apps were last told; the next change is sent as the difference from it. */
+  private lastReport: NodeReport | null = null;
+  private reportScheduled = false;
+  private followScheduled = false;
   /** Index server changes are applied one at a time, in request order. */
   private indexChain: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -77,20 +108,18 @@ export class NodeService {
   private async init(): Promise<void> {
     const log = this.log;
     const metrics = this.o.metrics;
-    this.engine = await SnapshotFunderEngine.open(this.db, this.o.identity, this.o.clock ?? systemClock, {
-      onEffects: (effects, changes) => this.release(effects, changes),
-      onFaults: (faults) => {
-        for (const f of faults) {
-          metrics?.peerFaults.inc({ code: f.code });
-          log.warn({ friend: toBase64Url(f.friend), code: f.code }, 'friend sent a faulty message');
-        }
+    this.engine = await FunderRuntime.open(funderPath(this.db.path), this.o.identity, {
+      sendFriend: (friend, bytes) => {
+        if (!this.channeler.send(friend, bytes)) metrics?.friendFramesDropped.inc();
       },
-      onCommit: (events, ms) => {
-        metrics?.commits.inc();
-        metrics?.events.inc(events);
-        metrics?.commitSeconds.observe(ms / 1000);
+      toApp: (appId, message) => this.toApp(appId, message),
+      peerFault: (f) => {
+        metrics?.peerFaults.inc({ code: f.code });
+        log.warn({ friend: toBase64Url(f.friend), code: f.code }, 'friend sent a faulty message');
       },
-    }, log.child({ component: 'node.funder' }));
+    }, {
+      afterDurable: () => metrics?.commits.inc(),
+    });
     this.channeler = new Channeler({
       identity: this.o.identity,
       network: this.o.relayNetwork,
@@ -104,14 +133,15 @@ export class NodeService {
             log.warn({ friend: toBase64Url(friend), err: decoded.error.message }, 'undecodable message from friend');
             return;
           }
-          this.engine.submit({ kind: 'friendMessage', friend, message: decoded.value });
+          this.submit({ kind: 'friendMessage', friend, message: decoded.value });
         },
-        onOnline: (friend) => this.engine.submit({ kind: 'friendOnline', friend }),
-        onOffline: (friend) => this.engine.submit({ kind: 'friendOffline', friend }),
+        onOnline: (friend) => this.submit({ kind: 'friendOnline', friend }),
+        onOffline: (friend) => this.submit({ kind: 'friendOffline', friend }),
       },
     });
     this.indexLink = new IndexLink(this.o.indexClientFactory, log.child({ component: 'node.index' }));
-    this.indexServers = await this.db.indexServers();
+    this.indexServers = this.db.indexServers();
+    this.relayNames = this.db.relayNames();
     this.indexLink.setServers(this.indexServers);
     this.syncLinks();
     this.indexLink.onFunderState(this.engine.state);
@@ -120,13 +150,19 @@ export class NodeService {
       host: this.o.host,
       port: this.o.port,
       trustedDir: this.o.trustedDir,
-      codec: this.o.codec,
       logger: log.child({ component: 'node.apps' }),
-      handler: { handle: (app, message) => this.handleApp(app, message), report: () => this.report() },
+      handler: {
+        handle: (app, message) => this.handleApp(app, message),
+        report: () => {
+          // A newcomer starts from the current report, so everyone must share that base.
+          this.flushReport();
+          return this.lastReport ?? this.report();
+        },
+      },
     });
     this.appPort = await this.appServer.start();
     const tickMs = this.o.tickMs ?? 1000;
-    this.tickTimer = setInterval(() => this.engine.submit({ kind: 'tick' }), tickMs);
+    this.tickTimer = setInterval(() => this.submit({ kind: 'tick' }), tickMs);
   }
 
   async stop(): Promise<void> {
@@ -143,20 +179,29 @@ export class NodeService {
 
   /** Resolves once every event submitted so far is durable and its effects released. */
   idle(): Promise<void> {
-    return this.engine.idle();
+    return this.engine.drain();
   }
 
-  private release(effects: Effect[], changes: ChangeSet): void {
-    for (const effect of effects) {
-      if (effect.kind === 'sendFriend') {
-        if (!this.channeler.send(effect.friend, encodeFriendMessage(effect.message))) this.o.metrics?.friendFramesDropped.inc();
-      } else {
-        this.toApp(effect.appId, effect.message);
-      }
+  /**
+   * Hands an event to the core (applied at once in memory; its effects leave once durable) and
+   * lets the rest of the node follow the new state within this turn.
+   */
+  private submit(event: FunderEvent): void {
+    if (this.stopping) return;
+    this.engine.submit(event);
+    this.o.metrics?.events.inc();
+    if (!this.followScheduled) {
+      this.followScheduled = true;
+      setImmediate(() => this.follow());
     }
-    if (changes.node || changes.friends.size > 0) this.syncLinks();
+  }
+
+  private follow(): void {
+    this.followScheduled = false;
+    if (this.stopping) return;
+    this.syncLinks();
     this.indexLink.onFunderState(this.engine.state);
-    this.appServer?.stateChanged();
+    this.reportChanged();
     const m = this.o.metrics;
     if (m !== undefined) {
       m.friends.set(this.engine.state.friends.size);
@@ -167,15 +212,22 @@ export class NodeService {
 
   private toApp(appId: string, message: AppMessage): void {
     switch (message.kind) {
-      case 'ack':
+      case 'ack': {
+        const error = message.error === null ? null : { code: funderErrorCodes[message.error.code] ?? AppErrorCode.Internal, message: message.error.message.slice(0, MESSAGE_CHARS_MAX) };
         if (message.error !== null) this.o.metrics?.appRequestErrors.inc({ code: message.error.code });
-        this.appServer.result(appId, hexToBytes(message.appRequestId), message.error);
+        // Apps must see the state a request produced before its result.
+        this.flushReport();
+        this.appServer.result(appId, hexToBytes(message.appRequestId), error);
         break;
-      case 'transactionResult':
-        this.appServer.send(appId, { kind: 'transactionResult', paymentId: message.paymentId, requestId: message.requestId, outcome: message.outcome });
+      }
+      case 'transactionResult': {
+        const o = message.outcome;
+        const outcome = o.kind === 'failure' ? { kind: 'failure' as const, reason: FailureReason.Canceled, message: 'the transaction was not paid' } : o;
+        this.appServer.send(appId, { kind: 'transactionResult', paymentId: message.paymentId, requestId: message.requestId, outcome });
         break;
+      }
       case 'paymentStatus':
-        this.appServer.send(appId, { kind: 'paymentStatus', paymentId: message.paymentId, status: message.status });
+        this.appServer.send(appId, { kind: 'closePayment', paymentId: message.paymentId, status: message.status });
         break;
     }
   }
@@ -187,42 +239,39 @@ export class NodeService {
     this.channeler.setFriends([...s.friends.values()].filter((f) => f.enabled).map((f) => ({ publicKey: f.publicKey, relays: f.relays })));
   }
 
-  private fail(app: AppSession, message: AppToNode, error: RequestError): void {
-    this.o.metrics?.appRequestErrors.inc({ code: error.code });
-    this.appServer.result(app.id, message.requestId, error);
+  private fail(app: AppSession, message: AppRequest, error: AppError): void {
+    this.o.metrics?.appRequestErrors.inc({ code: AppErrorCode[error.code] ?? String(error.code) });
+    this.appServer.result(app.id, message.appRequestId, error);
   }
 
-  private handleApp(app: AppSession, message: AppToNode): void {
-    const r = message.request;
+  private done(app: AppSession, message: AppRequest): void {
+    this.flushReport();
+    this.appServer.result(app.id, message.appRequestId, null);
+  }
+
+  private handleApp(app: AppSession, message: AppRequest): void {
+    const r = message.body;
     this.o.metrics?.appRequests.inc({ kind: r.kind });
-    if (this.stopping) return this.fail(app, message, { code: AppRequestErrorCode.Stopping, message: 'node is stopping' });
-    const appRequestId = toHex(message.requestId);
-    const submit = (command: AppCommand): void => this.engine.submit({ kind: 'app', appId: app.id, appRequestId, command });
+    if (this.stopping) return this.fail(app, message, { code: AppErrorCode.Internal, message: 'node is stopping' });
+    const appRequestId = toHex(message.appRequestId);
+    const submit = (command: AppCommand): void => this.submit({ kind: 'app', appId: app.id, appRequestId, command });
     switch (r.kind) {
-      case 'addRelay':
-      case 'removeRelay':
-        // Evaluated in order against the current relays, so concurrent edits do not lose each other.
-        this.engine.submit((state) => {
-          const relays = state.relays;
-          if (r.kind === 'addRelay') {
-            if (relays.some((x) => bytesEqual(x.publicKey, r.relay.publicKey))) {
-              this.fail(app, message, { code: AppRequestErrorCode.Exists, message: 'relay already configured' });
-              return null;
-            }
-            if (relays.length >= MAX_RELAYS) {
-              this.fail(app, message, { code: AppRequestErrorCode.RelayLimit, message: `at most ${MAX_RELAYS} relays` });
-              return null;
-            }
-            return { kind: 'app', appId: app.id, appRequestId, command: { kind: 'setRelays', relays: [...relays, { publicKey: r.relay.publicKey, address: r.relay.address }] } };
-          }
-          const rest = relays.filter((x) => !bytesEqual(x.publicKey, r.publicKey));
-          if (rest.length === relays.length) {
-            this.fail(app, message, { code: AppRequestErrorCode.UnknownRelay, message: 'no such relay' });
-            return null;
-          }
-          return { kind: 'app', appId: app.id, appRequestId, command: { kind: 'setRelays', relays: rest } };
-        });
-        return;
+      case 'addRelay': {
+        const relays = this.engine.state.relays;
+        if (relays.some((x) => bytesEqual(x.publicKey, r.relay.publicKey))) {
+          return this.fail(app, message, { code: AppErrorCode.RelayExists, message: 'relay already configured' });
+        }
+        if (relays.length >= MAX_RELAYS) return this.fail(app, message, { code: AppErrorCode.RelayLimit, message: `at most ${MAX_RELAYS} relays` });
+        this.relayNames.set(toBase64Url(r.relay.publicKey), r.relay.name);
+        void this.db.saveRelayNames(this.relayNames).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot save relay names'));
+        return submit({ kind: 'setRelays', relays: [...relays, { publicKey: r.relay.publicKey, address: r.relay.address }] });
+      }
+      case 'removeRelay': {
+        const relays = this.engine.state.relays;
+        const rest = relays.filter((x) => !bytesEqual(x.publicKey, r.publicKey));
+        if (rest.length === relays.length) return this.fail(app, message, { code: AppErrorCode.UnknownRelay, message: 'no such relay' });
+        return submit({ kind: 'setRelays', relays: rest });
+      }
       case 'addIndexServer':
       case 'removeIndexServer':
         this.changeIndexServers(app, message, r);
@@ -230,116 +279,87 @@ export class NodeService {
       case 'requestRoutes':
         this.requestRoutes(app, message, r);
         return;
-      case 'addFriend':
-        return submit({ kind: 'addFriend', publicKey: r.publicKey, name: r.name, relays: r.relays });
-      case 'setFriendRelays':
-        return submit({ kind: 'setFriendRelays', publicKey: r.publicKey, relays: r.relays });
-      case 'setFriendName':
-        return submit({ kind: 'setFriendName', publicKey: r.publicKey, name: r.name });
-      case 'removeFriend':
-      case 'enableFriend':
-      case 'disableFriend':
-        return submit({ kind: r.kind, publicKey: r.publicKey });
-      case 'openFriendCurrency':
-        return submit({ kind: 'openCurrency', publicKey: r.publicKey, currency: r.currency });
-      case 'closeFriendCurrency':
-        return submit({ kind: 'closeCurrency', publicKey: r.publicKey, currency: r.currency });
-      case 'removeFriendCurrency':
-        return submit({ kind: 'removeCurrency', publicKey: r.publicKey, currency: r.currency });
-      case 'setFriendCurrencyMaxDebt':
-        return submit({ kind: 'setMaxDebt', publicKey: r.publicKey, currency: r.currency, remoteMaxDebt: r.remoteMaxDebt });
-      case 'setFriendCurrencyRate':
-        return submit({ kind: 'setRate', publicKey: r.publicKey, currency: r.currency, rate: r.rate });
-      case 'resetFriendChannel':
-        return submit({ kind: 'resetFriendChannel', publicKey: r.publicKey, resetToken: r.resetToken });
-      case 'addInvoice':
-        return submit({ kind: 'addInvoice', invoiceId: r.invoiceId, currency: r.currency, totalDestPayment: r.totalDestPayment });
-      case 'cancelInvoice':
-        return submit({ kind: 'cancelInvoice', invoiceId: r.invoiceId });
-      case 'commitInvoice':
-        return submit({ kind: 'commitInvoice', commit: r.commit });
-      case 'createPayment':
-        return submit({
-          kind: 'createPayment', paymentId: r.paymentId, invoiceId: r.invoiceId, currency: r.currency,
-          totalDestPayment: r.totalDestPayment, destPublicKey: r.destPublicKey,
-        });
-      case 'createTransaction':
-        return submit({
-          kind: 'createTransaction', paymentId: r.paymentId, requestId: r.requestId, route: r.route, destPayment: r.destPayment, fees: r.fees,
-        });
-      case 'requestClosePayment':
-      case 'paymentStatus':
-        return submit({ kind: r.kind, paymentId: r.paymentId });
-      case 'ackClosePayment':
-        return submit({ kind: 'ackClosePayment', paymentId: r.paymentId, ackUid: r.ackUid });
+      default:
+        // The remaining requests are the payment core's commands, field for field.
+        return submit(r satisfies Exclude<AppRequestBody, { kind: 'addRelay' | 'removeRelay' | 'addIndexServer' | 'removeIndexServer' | 'requestRoutes' }> as AppCommand);
     }
   }
 
-  private changeIndexServers(app: AppSession, message: AppToNode, r: Extract<AppRequest, { kind: 'addIndexServer' | 'removeIndexServer' }>): void {
+  private changeIndexServers(app: AppSession, message: AppRequest, r: Extract<AppRequestBody, { kind: 'addIndexServer' | 'removeIndexServer' }>): void {
     this.indexChain = this.indexChain.then(async () => {
       let next: IndexServerEntry[];
       if (r.kind === 'addIndexServer') {
         if (this.indexServers.some((s) => bytesEqual(s.publicKey, r.server.publicKey))) {
-          return this.fail(app, message, { code: AppRequestErrorCode.Exists, message: 'index server already configured' });
+          return this.fail(app, message, { code: AppErrorCode.IndexServerExists, message: 'index server already configured' });
         }
         next = [...this.indexServers, { publicKey: r.server.publicKey, address: r.server.address, name: r.server.name }];
       } else {
         next = this.indexServers.filter((s) => !bytesEqual(s.publicKey, r.publicKey));
         if (next.length === this.indexServers.length) {
-          return this.fail(app, message, { code: AppRequestErrorCode.UnknownIndexServer, message: 'no such index server' });
+          return this.fail(app, message, { code: AppErrorCode.UnknownIndexServer, message: 'no such index server' });
         }
       }
       try {
-        await this.engine.stageNodeOps([this.db.indexServersOp(next)]);
+        await this.db.saveIndexServers(next);
       } catch (err) {
-        return this.fail(app, message, { code: AppRequestErrorCode.Stopping, message: errorMessage(err) });
+        return this.fail(app, message, { code: AppErrorCode.Internal, message: errorMessage(err).slice(0, MESSAGE_CHARS_MAX) });
       }
       this.indexServers = next;
       this.indexLink.setServers(next);
-      this.appServer.result(app.id, message.requestId, null);
-      this.appServer.stateChanged();
+      this.done(app, message);
     });
   }
 
-  private requestRoutes(app: AppSession, message: AppToNode, r: Extract<AppRequest, { kind: 'requestRoutes' }>): void {
-    if (!this.indexLink.connected) {
-      return this.fail(app, message, { code: AppRequestErrorCode.NoIndex, message: 'no index server connection' });
-    }
-    this.indexLink.requestRoutes({ currency: r.currency, amount: r.amount, source: r.source, destination: r.destination, exclude: r.exclude }).then(
-      (response) => {
-        this.appServer.send(app.id, { kind: 'routes', requestId: message.requestId, routes: response.routes, complete: response.complete });
-        this.appServer.result(app.id, message.requestId, null);
-      },
+  private requestRoutes(app: AppSession, message: AppRequest, r: Extract<AppRequestBody, { kind: 'requestRoutes' }>): void {
+    const answer = (outcome: Parameters<AppServer['send']>[1] & { kind: 'routes' }): void => {
+      this.appServer.send(app.id, outcome);
+      if (outcome.outcome.kind === 'failed') this.fail(app, message, outcome.outcome.error);
+      else this.done(app, message);
+    };
+    const failed = (code: AppErrorCode, text: string): void =>
+      answer({ kind: 'routes', requestId: r.requestId, outcome: { kind: 'failed', error: { code, message: text.slice(0, MESSAGE_CHARS_MAX) } } });
+    if (!this.indexLink.connected) return failed(AppErrorCode.NoIndexConnection, 'no index server connection');
+    this.indexLink.requestRoutes({
+      currency: r.currency, amount: r.amount, source: r.source, destination: r.destination, exclude: r.exclude,
+      maxHops: r.maxHops, maxFee: r.maxFee, maxRoutes: r.maxRoutes,
+    }).then(
+      (response) => answer({
+        kind: 'routes', requestId: r.requestId,
+        outcome: { kind: 'found', routes: response.routes, complete: response.complete, truncated: response.truncated },
+      }),
       (err: unknown) => {
-        const code = (err as { code?: string }).code === 'ERR_INDEX_TOO_MANY_REQUESTS' ? AppRequestErrorCode.TooManyRequests : AppRequestErrorCode.RouteFailed;
-        this.fail(app, message, { code, message: errorMessage(err) });
+        const code = (err as { code?: string }).code;
+        if (code === 'ERR_INDEX_TOO_MANY_REQUESTS') failed(AppErrorCode.TooManyRouteRequests, errorMessage(err));
+        else failed(AppErrorCode.NoIndexConnection, errorMessage(err));
       },
     );
   }
 
+  /** Marks the report as changed; apps get the difference within this turn. */
+  private reportChanged(): void {
+    if (this.reportScheduled) return;
+    this.reportScheduled = true;
+    setImmediate(() => this.flushReport());
+  }
+
+  /** Sends apps what changed since the last report, now. */
+  private flushReport(): void {
+    this.reportScheduled = false;
+    const next = this.report();
+    const prev = this.lastReport;
+    this.lastReport = next;
+    if (prev === null) return;
+    const mutations = diffReports(prev, next);
+    if (mutations.length > 0) this.appServer?.broadcast({ kind: 'mutations', appRequestId: null, mutations });
+  }
+
   report(): NodeReport {
-    const s = this.engine.state;
-    return {
-      localPublicKey: s.localPublicKey,
-      relays: s.relays.map((r) => ({ publicKey: r.publicKey, address: r.address, name: '' })),
-      indexServers: this.indexServers.map((x) => ({ publicKey: x.publicKey, address: x.address, name: x.name })),
-      connectedIndexServer: this.indexLink.connected,
-      friends: [...s.friends.values()].map((f) => ({
-        publicKey: f.publicKey,
-        name: f.name,
-        relays: f.relays.map((r) => ({ publicKey: r.publicKey, address: r.address })),
-        enabled: f.enabled,
-        online: f.online,
-        consistent: f.inconsistency === null,
-        currencies: [...f.configs].map(([currency, c]) => {
-          const mc = f.channel.mutualCredits.get(currency);
-          return {
-            currency, rate: c.rate, remoteMaxDebt: c.remoteMaxDebt, isOpen: c.isOpen,
-            balance: mc === undefined ? null : { balance: mc.balance, localPending: mc.localPending, remotePending: mc.remotePending },
-          };
-        }),
-      })),
-    };
+    return buildReport({
+      state: this.engine.state,
+      relayNames: this.relayNames,
+      indexServers: this.indexServers,
+      connectedIndex: this.indexLink.connectedServer,
+    });
   }
 }
 

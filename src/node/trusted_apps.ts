@@ -1,4 +1,4 @@
-import { watch, readdirSync, type FSWatcher } from 'node:fs';
+import { watch, readdirSync, statSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { toBase64Url } from '../common/bytes.js';
 import { errorMessage } from '../common/errors.js';
@@ -54,6 +54,7 @@ export class TrustedApps {
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private interval: NodeJS.Timeout | null = null;
+  private scannedMtimeMs = -2;
   private readonly log: Logger;
 
   constructor(
@@ -85,7 +86,21 @@ export class TrustedApps {
     return this.apps.size;
   }
 
+  /** Rescans when the directory changed since the last scan (a cheap stat otherwise). */
+  rescanIfChanged(): void {
+    if (this.dirMtimeMs() !== this.scannedMtimeMs) this.rescan();
+  }
+
+  private dirMtimeMs(): number {
+    try {
+      return statSync(this.dir).mtimeMs;
+    } catch {
+      return -1;
+    }
+  }
+
   rescan(): void {
+    this.scannedMtimeMs = this.dirMtimeMs();
     const next = scanTrustedDir(this.dir, this.log);
     const same = next.size === this.apps.size && [...next].every(([id, app]) => {
       const prev = this.apps.get(id);

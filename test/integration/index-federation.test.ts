@@ -88,3 +88,31 @@ t.test('federation: A-B-C chain share updates, one-way trusted D learns nothing,
   await until('a route n3 -> n1 at the restarted C', async () => (await routeAt(c4, n3, n1)).length === 1);
   t.pass('the restarted server answers routes through the federation again');
 });
+
+t.test('a change of the trusted directory is picked up without a restart', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writeServerTicket } = await import('../../src/files/tickets.js');
+  const { FileKind } = await import('../../src/files/formats.js');
+  const dirA = mkdtempSync(join(tmpdir(), 'index-trusted-a-'));
+  const dirB = mkdtempSync(join(tmpdir(), 'index-trusted-b-'));
+  const idA = Identity.generate();
+  const idB = Identity.generate();
+  const a = await IndexServer.start({ identity: idA, clientPort: 0, serverPort: 0, workers: 1, tickMs: TICK_MS, backoffTicks: 1, trustedDir: dirA });
+  const b = await IndexServer.start({ identity: idB, clientPort: 0, serverPort: 0, workers: 1, tickMs: TICK_MS, backoffTicks: 1, trustedDir: dirB });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  });
+  writeServerTicket(join(dirB, 'a.json'), FileKind.IndexTicket, { publicKey: idA.publicKey, address: `127.0.0.1:${a.serverPort}` });
+  await new Promise((resolve) => setTimeout(resolve, TICK_MS * 5));
+  t.equal(a.peerCount + b.peerCount, 0, 'one-sided trust: no link');
+  writeServerTicket(join(dirA, 'b.json'), FileKind.IndexTicket, { publicKey: idB.publicKey, address: `127.0.0.1:${b.serverPort}` });
+  await until('the link after A trusts B', () => a.peerCount === 1 && b.peerCount === 1);
+  rmSync(join(dirA, 'b.json'));
+  await until('the link drops once A no longer trusts B', () => a.peerCount === 0 && b.peerCount === 0);
+  t.pass('trust follows the directory');
+});

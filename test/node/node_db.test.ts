@@ -14,7 +14,7 @@ t.test('a database opens only for the identity it was made for', async (t) => {
   const me = Identity.generate();
   await initNodeDb(path, me.publicKey);
   const db = await NodeDb.open(path, me.publicKey);
-  t.same(await db.indexServers(), []);
+  t.same(db.indexServers(), []);
   await db.close();
   await t.rejects(NodeDb.open(path, Identity.generate().publicKey), { code: 'ERR_NODE_DB_IDENTITY_MISMATCH' });
 });
@@ -36,15 +36,19 @@ t.test('a second process cannot open a database in use', async (t) => {
   await db.close();
 });
 
-t.test('index servers round-trip through an atomic write', async (t) => {
+t.test('index servers and relay names survive a reopen', async (t) => {
   const path = join(tmp(), 'db');
   const me = Identity.generate();
   await initNodeDb(path, me.publicKey);
   const db = await NodeDb.open(path, me.publicKey);
   const server = { publicKey: Identity.generate().publicKey, address: '127.0.0.1:4000', name: 'i1' };
-  await db.store.write([db.indexServersOp([server])]);
-  t.same(await db.indexServers(), [server]);
+  await db.saveIndexServers([server]);
+  await db.saveRelayNames(new Map([['k', 'relay one']]));
   await db.close();
+  const again = await NodeDb.open(path, me.publicKey);
+  t.same(again.indexServers(), [server]);
+  t.same([...again.relayNames()], [['k', 'relay one']]);
+  await again.close();
 });
 
 t.test('stmgr init-node-db creates a database and refuses to overwrite it', async (t) => {

@@ -1,0 +1,110 @@
+/**
+ * Load generator for the end-to-end section, run as its own process so the clients' crypto and
+ * sockets do not share the server's event loop. Args: JSON {port, serverKey (hex), pairs (hex
+ * key pairs), clients, window, latencyQueries, durationMs, amount}, read from the file named
+ * by the first argument. Prints one JSON line.
+ */
+import { readFileSync } from 'node:fs';
+import { Identity } from '../../src/crypto/identity.js';
+import { randomBytes } from '../../src/crypto/primitives.js';
+import { decodeServerMessage, encodeClientMessage } from '../../src/index/codec.js';
+import { connectSecure, type SecureChannel } from '../../src/transport/index.js';
+
+interface Args {
+  port: number;
+  serverKey: string;
+  pairs: [string, string][];
+  clients: number;
+  window: number;
+  latencyQueries: number;
+  durationMs: number;
+  amount: string;
+}
+
+const args = JSON.parse(readFileSync(process.argv[2], 'utf8')) as Args;
+const pairs = args.pairs.map(([s, d]) => [Buffer.from(s, 'hex'), Buffer.from(d, 'hex')] as const);
+const amount = BigInt(args.amount);
+
+class LoadClient {
+  private readonly waiting = new Map<string, (ok: boolean) => void>();
+  constructor(readonly channel: SecureChannel) {
+    channel.onFrame((frame) => {
+      const msg = decodeServerMessage(frame);
+      if (!msg.ok || msg.value.kind !== 'routes') return;
+      const id = Buffer.from(msg.value.response.requestId).toString('latin1');
+      const done = this.waiting.get(id);
+      if (done !== undefined) {
+        this.waiting.delete(id);
+        done(msg.value.response.routes.length > 0);
+      }
+    });
+  }
+  request(source: Uint8Array, destination: Uint8Array): Promise<boolean> {
+    const requestId = randomBytes(16);
+    return new Promise((resolve) => {
+      this.waiting.set(Buffer.from(requestId).toString('latin1'), resolve);
+      this.channel.send(
+        encodeClientMessage({
+          kind: 'routes',
+          request: { requestId, currency: 'USD', amount, source, destination, exclude: null, maxHops: 0, maxFee: null, maxRoutes: 1 },
+        }),
+      );
+    });
+  }
+}
+
+function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const clients: LoadClient[] = [];
+for (let i = 0; i < args.clients; i++) {
+  const channel = await connectSecure(`ws://127.0.0.1:${args.port}/`, {
+    identity: Identity.generate(),
+    expectedRemoteKey: Buffer.from(args.serverKey, 'hex'),
+    purpose: 'index-client',
+  });
+  clients.push(new LoadClient(channel));
+}
+for (let i = 0; i < 300; i++) await clients[0].request(...pairs[i % pairs.length]);
+const latencies: number[] = [];
+let found = 0;
+for (let i = 0; i < args.latencyQueries; i++) {
+  const t0 = performance.now();
+  if (await clients[0].request(...pairs[i % pairs.length])) found++;
+  latencies.push(performance.now() - t0);
+}
+const saturated: number[] = [];
+let completed = 0;
+let next = 0;
+const endAt = performance.now() + args.durationMs;
+const started = performance.now();
+await Promise.all(
+  clients.flatMap((client) =>
+    Array.from({ length: args.window }, async () => {
+      while (performance.now() < endAt) {
+        const t0 = performance.now();
+        await client.request(...pairs[next++ % pairs.length]);
+        saturated.push(performance.now() - t0);
+        completed++;
+      }
+    }),
+  ),
+);
+const seconds = (performance.now() - started) / 1000;
+for (const c of clients) c.channel.close();
+const r = (x: number) => Math.round(x * 1000) / 1000;
+process.stdout.write(
+  `${JSON.stringify({
+    p50_ms: r(percentile(latencies, 0.5)),
+    p99_ms: r(percentile(latencies, 0.99)),
+    found_ratio: r(found / args.latencyQueries),
+    queries_per_s: Math.round(completed / seconds),
+    saturated_p50_ms: r(percentile(saturated, 0.5)),
+    saturated_p99_ms: r(percentile(saturated, 0.99)),
+    clients: args.clients,
+    in_flight: args.clients * args.window,
+  })}\n`,
+);
+process.exit(0);

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { toBase64Url } from '../common/bytes.js';
+import { announceListening, componentLogger } from '../common/log.js';
+import { loadIdentityFile } from '../files/identity_file.js';
+import { IndexServer } from '../index/server.js';
+import { runProgram } from './cli_common.js';
+
+/**
+ * stindex: the index server. Nodes connect on --lclient, trusted index servers on --lserver;
+ * --trusted holds the peers' index tickets (their server ports) and is re-read every tick, so
+ * adding or removing a ticket takes effect without a restart. Route searches run on a pool of
+ * --workers threads. Stops cleanly on SIGTERM or SIGINT.
+ */
+
+function listenAddress(text: string): { host: string; port: number } {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(text);
+  const port = match === null ? NaN : Number(match[2]);
+  if (match === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT (port 0 lets the system choose)');
+  return { host: match[1].startsWith('[') ? match[1].slice(1, -1) : match[1], port };
+}
+
+function workerCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected an integer from 1 to 64');
+  return n;
+}
+
+function tickMs(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 10 || n > 60_000) throw new InvalidArgumentError('expected milliseconds from 10 to 60000');
+  return n;
+}
+
+interface StindexOptions {
+  idfile: string;
+  lclient: { host: string; port: number };
+  lserver: { host: string; port: number };
+  trusted: string;
+  workers?: number;
+  metricsAddr?: { host: string; port: number };
+  tickMs?: number;
+}
+
+async function run(options: StindexOptions): Promise<void> {
+  const logger = componentLogger('stindex');
+  const identity = loadIdentityFile(options.idfile);
+  const server = await IndexServer.start({
+    identity,
+    clientHost: options.lclient.host,
+    clientPort: options.lclient.port,
+    serverHost: options.lserver.host,
+    serverPort: options.lserver.port,
+    trustedDir: options.trusted,
+    workers: options.workers ?? 2,
+    tickMs: options.tickMs,
+    metricsHost: options.metricsAddr?.host,
+    metricsPort: options.metricsAddr?.port,
+    logger: componentLogger('index'),
+  });
+  logger.info({ publicKey: toBase64Url(identity.publicKey) }, 'index server started');
+  announceListening(logger, 'clients', options.lclient.host, server.clientPort);
+  announceListening(logger, 'servers', options.lserver.host, server.serverPort);
+  if (options.metricsAddr !== undefined) announceListening(logger, 'metrics', options.metricsAddr.host, server.metricsPort);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await server.close();
+  logger.info({ event: 'stopped' }, 'index server stopped');
+}
+
+export function stindexProgram(): Command {
+  return new Command('stindex')
+    .description('Offset index server: federated credit graph and route search')
+    .requiredOption('-i, --idfile <file>', 'identity file of the index server')
+    .requiredOption('-c, --lclient <host:port>', 'address to listen on for nodes', listenAddress)
+    .requiredOption('-s, --lserver <host:port>', 'address to listen on for trusted index servers', listenAddress)
+    .requiredOption('-t, --trusted <dir>', 'directory of trusted index servers\' tickets (re-read every tick)')
+    .option('-w, --workers <n>', 'search worker threads (default 2)', workerCount)
+    .option('-m, --metrics-addr <host:port>', 'address for Prometheus /metrics', listenAddress)
+    .option('--tick-ms <ms>', 'hash clock tick (default 1000)', tickMs)
+    .action(run);
+}
+
+await runProgram(stindexProgram());

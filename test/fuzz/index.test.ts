@@ -1,0 +1,111 @@
+import t from 'tap';
+import { Identity } from '../../src/crypto/identity.js';
+import { randomBytes } from '../../src/crypto/primitives.js';
+import {
+  decodeClientMessage,
+  decodePeerMessage,
+  decodeSearchRequest,
+  decodeSearchResponse,
+  decodeServerMessage,
+  encodeClientMessage,
+  encodePeerMessage,
+  encodeSearchRequest,
+  encodeSearchResponse,
+  encodeServerMessage,
+} from '../../src/index/codec.js';
+import { signMutationsUpdate } from '../../src/index/signing.js';
+import type { MutationsUpdate } from '../../src/index/types.js';
+import { fuzzDecoder } from './harness.js';
+
+const node = Identity.generate();
+const key = (): Uint8Array => Identity.generate().publicKey;
+const update: MutationsUpdate = signMutationsUpdate(node, {
+  mutations: [
+    { kind: 'update', friend: key(), currency: 'USD', recvCapacity: (1n << 100n) + 7n, rate: { mul: 12345, add: 6 } },
+    { kind: 'remove', friend: key(), currency: 'EUR' },
+  ],
+  timeHash: randomBytes(32),
+  sessionEpoch: 1_700_000_000_000n,
+  sessionId: randomBytes(16),
+  counter: 42n,
+  randNonce: randomBytes(16),
+});
+const request = {
+  requestId: randomBytes(16),
+  currency: 'USD',
+  amount: 1000n,
+  source: key(),
+  destination: key(),
+  exclude: { from: key(), to: key() },
+  maxHops: 5,
+  maxFee: 20n,
+  maxRoutes: 3,
+};
+
+fuzzDecoder(t, {
+  name: 'index client message',
+  decode: decodeClientMessage,
+  encode: encodeClientMessage,
+  samples: [
+    encodeClientMessage({ kind: 'update', update }),
+    encodeClientMessage({ kind: 'update', update: { ...update, mutations: [] } }),
+    encodeClientMessage({ kind: 'routes', request }),
+    encodeClientMessage({ kind: 'routes', request: { ...request, exclude: null, maxFee: null } }),
+  ],
+});
+
+fuzzDecoder(t, {
+  name: 'index server message',
+  decode: decodeServerMessage,
+  encode: encodeServerMessage,
+  samples: [
+    encodeServerMessage({ kind: 'time', hash: randomBytes(32) }),
+    encodeServerMessage({
+      kind: 'routes',
+      response: {
+        requestId: randomBytes(16),
+        routes: [{ nodes: [key(), key(), key()], capacity: 99n, amount: 50n, fee: 3n, forwarderRates: [{ mul: 1, add: 2 }] }],
+        complete: true,
+        truncated: false,
+      },
+    }),
+  ],
+});
+
+fuzzDecoder(t, {
+  name: 'index peer message',
+  decode: decodePeerMessage,
+  encode: encodePeerMessage,
+  samples: [
+    encodePeerMessage({ kind: 'time', hash: randomBytes(32) }),
+    encodePeerMessage({ kind: 'forward', forward: { update, chain: [[randomBytes(32)], [randomBytes(32), randomBytes(32)]] } }),
+  ],
+});
+
+fuzzDecoder(t, {
+  name: 'index search request',
+  decode: decodeSearchRequest,
+  encode: encodeSearchRequest,
+  samples: [
+    encodeSearchRequest({
+      requestId: randomBytes(16),
+      currency: 'USD',
+      amount: 5n,
+      source: 1,
+      destination: 2,
+      excludeFrom: -1,
+      excludeTo: -1,
+      maxHops: 31,
+      maxFee: null,
+      maxRoutes: 4,
+      workMax: 400000,
+      deadlineUs: 50000,
+    }),
+  ],
+});
+
+fuzzDecoder(t, {
+  name: 'index search response',
+  decode: decodeSearchResponse,
+  samples: [encodeSearchResponse({ clientFrame: new Uint8Array(40).fill(3), routes: 1, work: 10, searchNs: 999, generation: 4, truncated: false })],
+});
