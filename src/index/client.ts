@@ -55,6 +55,7 @@ const entryKey = (m: IndexMutation) => `${toHex(m.friend)}/${m.currency}`;
 
 export class IndexClient {
   private channel: SecureChannel | null = null;
+  private server: IndexServerAddress | null = null;
   private timeHash: Uint8Array | null = null;
   private sessionEpoch = 0n;
   private sessionId: Uint8Array = new Uint8Array(16);
@@ -76,6 +77,11 @@ export class IndexClient {
   }
 
   /** True once a session is up (connected and a time hash received). */
+  /** The key of the server of the current session (null without one), for the node's report. */
+  get connectedServer(): Uint8Array | null {
+    return this.ready && this.server !== null ? this.server.publicKey : null;
+  }
+
   get ready(): boolean {
     return this.channel !== null && this.timeHash !== null;
   }
@@ -110,6 +116,7 @@ export class IndexClient {
           return;
         }
         this.channel = channel;
+        this.server = server;
         this.timeHash = null;
         channel.onFrame((frame) => this.onFrame(frame));
         channel.onClose(() => this.onDisconnect());
@@ -131,6 +138,7 @@ export class IndexClient {
 
   private onDisconnect(): void {
     this.channel = null;
+    this.server = null;
     this.timeHash = null;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);

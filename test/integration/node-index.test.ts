@@ -34,6 +34,8 @@ t.test('nodes report their capacities to an index server and apps get routes thr
   }
   const dup = await appA.request({ kind: 'addIndexServer', server });
   t.equal(dup?.code, AppErrorCode.IndexServerExists);
+  await appA.until((r) => r !== null && r.connectedIndex !== null && r.connectedIndex.every((v, i) => v === indexId.publicKey[i]));
+  t.pass('the report names the index server the node is connected to');
   await befriend({ app: appA, key: a.identity.publicKey, relays }, { app: appB, key: b.identity.publicKey, relays }, 'FST', 100n);
 
   let found = false;
