@@ -75,12 +75,16 @@ async function payments(tag: string, hops: number, count: number, window: number
   // Measured payments get ids of their own, after the warm-up's.
   const writesBefore = nodes.reduce((s, n) => s + n.runtime.stats.writes, 0);
   const eventsBefore = nodes.reduce((s, n) => s + n.runtime.stats.events, 0);
+  const bytesBefore = nodes.reduce((s, n) => s + n.runtime.stats.writeBytes, 0);
+  const writeMsBefore = nodes.reduce((s, n) => s + n.runtime.stats.writeMs, 0);
   const start = performance.now();
   const result = await runPayments({ buyer, seller, route: nodes, currency: 'BENCH', amount: 10n, fees: 0n }, count, window, undefined, 1_000_000);
   const seconds = (performance.now() - start) / 1000;
   await net.quiet();
   const writes = nodes.reduce((s, n) => s + n.runtime.stats.writes, 0) - writesBefore;
   const events = nodes.reduce((s, n) => s + n.runtime.stats.events, 0) - eventsBefore;
+  const bytes = nodes.reduce((s, n) => s + n.runtime.stats.writeBytes, 0) - bytesBefore;
+  const writeMs = nodes.reduce((s, n) => s + n.runtime.stats.writeMs, 0) - writeMsBefore;
   const faults = nodes.reduce((s, n) => s + n.faults, 0);
   await net.close();
   const sorted = [...result.latenciesMs].sort((a, b) => a - b);
@@ -93,6 +97,8 @@ async function payments(tag: string, hops: number, count: number, window: number
     p99_ms: Number(percentile(sorted, 99).toFixed(2)),
     synced_writes: writes,
     events_per_write: Number((events / Math.max(1, writes)).toFixed(1)),
+    mean_write_ms: Number((writeMs / Math.max(1, writes)).toFixed(1)),
+    bytes_written_per_payment: Math.round(bytes / Math.max(1, count)),
   };
   emit(out);
   return out;

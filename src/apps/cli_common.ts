@@ -9,9 +9,13 @@ import { errorMessage } from '../common/errors.js';
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 
 export async function runProgram(program: Command, argv: readonly string[] = process.argv): Promise<void> {
-  program.exitOverride();
-  program.configureOutput({ outputError: (text, write) => write(text) });
-  for (const command of program.commands) command.exitOverride();
+  // Subcommands added with addCommand() do not inherit these settings, at any depth.
+  const configure = (command: Command): void => {
+    command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => write(text) });
+    for (const sub of command.commands) configure(sub);
+  };
+  configure(program);
   try {
     await program.parseAsync(argv as string[]);
   } catch (err) {

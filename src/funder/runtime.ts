@@ -48,7 +48,7 @@ export class FunderRuntime {
   private pendingEffects: Effect[] = [];
   private writing: Promise<void> | null = null;
   private closed = false;
-  readonly stats = { events: 0, writes: 0, eventsWritten: 0, writeMs: 0 };
+  readonly stats = { events: 0, writes: 0, eventsWritten: 0, writeMs: 0, writeBytes: 0, writeKeys: 0 };
   private eventsInBatch = 0;
 
   private constructor(
@@ -116,7 +116,10 @@ export class FunderRuntime {
       this.eventsInBatch = 0;
       if (ops.size > 0) {
         const t0 = performance.now();
-        await this.store.write(toBatch(ops));
+        const batch = toBatch(ops);
+        for (const op of batch) this.stats.writeBytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+        this.stats.writeKeys += batch.length;
+        await this.store.write(batch);
         this.stats.writeMs += performance.now() - t0;
         this.stats.writes++;
         this.stats.eventsWritten += events;

@@ -142,3 +142,24 @@ t.test('removing a friend drops its link and reports it offline', async (t) => {
   waiter.channeler.stop();
   dialer.channeler.stop();
 });
+
+t.test('a newer link from the same friend replaces the old one (a restarted friend is not locked out)', async (t) => {
+  const relays = new MemoryRelays();
+  const { waiter, dialer } = pair(relays);
+  const r1 = relay();
+  waiter.channeler.setOwnRelays([r1]);
+  waiter.channeler.setFriends([{ publicKey: dialer.identity.publicKey, relays: [] }]);
+  dialer.channeler.setFriends([{ publicKey: waiter.identity.publicKey, relays: [r1] }]);
+  await until(() => waiter.online.size === 1, 'first link');
+  // The same identity dials again from a fresh process while the old link still looks alive.
+  const again = peer(relays, dialer.identity);
+  again.channeler.setFriends([{ publicKey: waiter.identity.publicKey, relays: [r1] }]);
+  await until(() => again.online.size === 1 && waiter.channeler.counters.replacedLinks === 1, 'second link');
+  t.same(waiter.events, ['online', 'offline', 'online'], 'the core sees the friend reconnect, so it resends');
+  t.ok(waiter.channeler.send(dialer.identity.publicKey, new Uint8Array([7])));
+  await until(() => again.frames.length === 1, 'frame over the newest link');
+  t.equal(dialer.frames.length, 0, 'nothing goes over the replaced link');
+  waiter.channeler.stop();
+  dialer.channeler.stop();
+  again.channeler.stop();
+});
