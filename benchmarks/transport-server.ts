@@ -34,7 +34,7 @@ const listener = await listenSecure({
 parentPort?.postMessage({ port: listener.port });
 parentPort?.on('message', (message: { stop?: boolean }) => {
   if (message.stop) {
-    listener.close();
+    listener.close({ force: true }); // uWS aborts a worker that exits with open sockets
     setTimeout(() => process.exit(0), 50);
   }
 });

@@ -47,8 +47,8 @@ async function e2e(ctx: NetworkContext, workers: number): Promise<Record<string,
       pairs: ctx.pairs.map(([s, d]) => [hex(s), hex(d)]),
       clients: 4,
       window: 16,
-      latencyQueries: ctx.quick ? 1000 : 5000,
-      durationMs: ctx.quick ? 3000 : 10_000,
+      latencyQueries: ctx.quick ? 600 : 5000,
+      durationMs: ctx.quick ? 2000 : 10_000,
       amount: '1000',
     };
     const argsFile = join(mkdtempSync(join(tmpdir(), 'index-load-')), 'args.json');
@@ -82,7 +82,7 @@ async function federation(ctx: NetworkContext): Promise<Record<string, unknown>>
     }
     await new Promise((r) => setTimeout(r, tickMs * 4));
     const at = (i: number) => [{ publicKey: ids[i].publicKey, address: `127.0.0.1:${servers[i].clientPort}` }];
-    const trials = ctx.quick ? 15 : 50;
+    const trials = ctx.quick ? 10 : 50;
     const perHop: number[] = [];
     const observer = new IndexClient({ identity: Identity.generate(), servers: at(2), requestTimeoutMs: 5000 });
     observer.start();

@@ -240,20 +240,27 @@ function setReport(capacity: bigint, rate: Rate): Report {
 }
 
 function buildCurrencyGraph(currency: string, byReporter: Map<number, Map<number, Report>>, nodeCount: number): CurrencyGraph {
-  // Pass 1: mutual neighbours per node, sorted.
+  // Pass 1: mutual neighbours per node, sorted, with the neighbour's report about the node
+  // (what the edge u→v carries), so pass 2 needs no map lookups.
   const degree = new Uint32Array(nodeCount + 1);
   const lists: (Uint32Array | undefined)[] = new Array(nodeCount);
+  const theirs: (Report[] | undefined)[] = new Array(nodeCount);
   let edgeCount = 0;
   for (const [u, mine] of byReporter) {
     const mutual: number[] = [];
+    const reports: Report[] = [];
     for (const v of mine.keys()) {
-      if (v !== u && byReporter.get(v)?.has(u)) mutual.push(v);
+      const back = v === u ? undefined : byReporter.get(v)?.get(u);
+      if (back === undefined) continue;
+      mutual.push(v);
+      reports.push(back);
     }
     if (mutual.length === 0) continue;
-    const sorted = Uint32Array.from(mutual).sort();
-    lists[u] = sorted;
-    degree[u] = sorted.length;
-    edgeCount += sorted.length;
+    const order = mutual.map((_, i) => i).sort((a, b) => mutual[a] - mutual[b]);
+    lists[u] = Uint32Array.from(order, (i) => mutual[i]);
+    theirs[u] = order.map((i) => reports[i]);
+    degree[u] = mutual.length;
+    edgeCount += mutual.length;
   }
   const graph = CurrencyGraph.allocate(currency, nodeCount, edgeCount);
   const { offsets, targets, mirror, rateMul, rateAdd, capacity } = graph;
@@ -269,14 +276,15 @@ function buildCurrencyGraph(currency: string, byReporter: Map<number, Map<number
   for (let u = 0; u < nodeCount; u++) {
     const list = lists[u];
     if (list === undefined) continue;
+    const reports = theirs[u]!;
     let s = offsets[u];
     for (let i = 0; i < list.length; i++, s++) {
       const v = list[i];
+      const report = reports[i];
       targets[s] = v;
-      const theirs = byReporter.get(v)!.get(u)!;
-      capacity[s] = theirs.capacityFloor;
-      rateMul[s] = theirs.mul;
-      rateAdd[s] = theirs.add;
+      capacity[s] = report.capacityFloor;
+      rateMul[s] = report.mul;
+      rateAdd[s] = report.add;
       mirror[s] = offsets[v] + cursor[v]++;
     }
   }

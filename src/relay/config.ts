@@ -40,6 +40,11 @@ const timeoutsSchema = z.strictObject({
   connectMs: z.number().int().positive().default(16_000),
   /** A listener that sends nothing (keepalives included) for this long is dropped. */
   listenerIdleMs: z.number().int().positive().default(32_000),
+  /**
+   * A tunnel half that sends nothing for this long is closed (with its peer). The nodes' own
+   * channel sends a keepalive at least every 15 s, so only a vanished peer trips this.
+   */
+  tunnelIdleMs: z.number().int().positive().default(120_000),
   /** After SIGTERM: how long clients get before every connection is closed. */
   drainGraceMs: z.number().int().nonnegative().default(5_000),
 });

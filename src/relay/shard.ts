@@ -239,11 +239,10 @@ export class RelayShard {
         return;
       case 'init':
       case 'listener':
-        this.controlMessage(conn, bytes);
-        return;
       case 'waiting':
-        // Nothing may be sent between the first message and Connected/Failed.
-        this.cut(conn, Reason.Malformed);
+        // While waiting for Connected/Failed only the channel's own keepalives and rekeys may
+        // arrive; a relay message then is Malformed (controlMessage checks the state).
+        this.controlMessage(conn, bytes);
         return;
     }
   }
@@ -696,6 +695,11 @@ export class RelayShard {
           }
           break;
         case 'tunnel':
+          // The nodes' channel sends keepalives; a half that stays silent this long is gone.
+          if (now - conn.lastRecvMs >= this.o.config.timeouts.tunnelIdleMs) {
+            this.cut(conn, Reason.Idle);
+            break;
+          }
           // A sender near the end of its window must not wait for a batch that never fills.
           if (conn.ws !== null && conn.ledger!.owed > 0) {
             const credit = conn.ledger!.take(conn.ws.getBufferedAmount(), true);

@@ -62,7 +62,7 @@ export { Session } from './session.js';
 export type { SessionOptions, OpenResult } from './session.js';
 export { memoryPipePair } from './pipe.js';
 export type { FramePipe } from './pipe.js';
-export { WsPipe, connectSecure } from './ws-pipe.js';
+export { WsPipe, connectSecure, openPipe } from './ws-pipe.js';
 export type { ConnectParams } from './ws-pipe.js';
 export { UwsPipe, listenSecure } from './uws-server.js';
 export type { ListenLimits, ListenParams, SecureListener } from './uws-server.js';

@@ -82,6 +82,16 @@ export class UwsPipe implements FramePipe {
     }
   }
 
+  /** Closes the socket at once, without a WebSocket closing handshake. */
+  terminate(): void {
+    this.closed = true;
+    this.notifyClose('terminated');
+    if (!this.socketGone) {
+      this.socketGone = true;
+      this.socket.close();
+    }
+  }
+
   bufferedBytes(): number {
     return this.socketGone ? 0 : this.socket.getBufferedAmount();
   }
@@ -126,8 +136,12 @@ export interface SecureListener {
   readonly port: number;
   /** Handshakes in progress. */
   handshakesInProgress(): number;
-  /** Stops listening and ends every connection. */
-  close(): void;
+  /**
+   * Stops listening and ends every connection: open channels say goodbye, handshakes are cut.
+   * With `force`, sockets are closed at once without a closing handshake (what a worker thread
+   * needs before it exits, or uWS aborts the process on open handles).
+   */
+  close(options?: { force?: boolean }): void;
 }
 
 interface SocketData {
@@ -141,6 +155,7 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
   const connectionsMax = params.limits?.connectionsMax ?? 10_000;
   const log = options.logger.child({ purpose: params.purpose, listener: true });
   const pipes = new Set<UwsPipe>();
+  const channels = new Set<SecureChannel>();
   let handshaking = 0;
   let closing = false;
 
@@ -177,6 +192,8 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
       SecureChannel.respond(pipe, { identity: params.identity, purpose: params.purpose, authorize: params.authorize, options: channelOptions }).then(
         (channel) => {
           handshaking -= 1;
+          channels.add(channel);
+          channel.onClose(() => channels.delete(channel));
           params.onChannel(channel);
         },
         (error: TransportError) => {
@@ -205,11 +222,15 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
       resolve({
         port,
         handshakesInProgress: () => handshaking,
-        close: () => {
+        close: (options) => {
           if (closing) return;
           closing = true;
           uWS.us_listen_socket_close(token);
-          for (const pipe of [...pipes]) pipe.close('server closing');
+          if (!options?.force) for (const channel of [...channels]) channel.close('server closing');
+          for (const pipe of [...pipes]) {
+            if (options?.force) pipe.terminate();
+            else pipe.close('server closing');
+          }
         },
       });
     });

@@ -24,7 +24,12 @@ export interface VerifyLimits {
   readonly bytesMax?: number;
   /** Deepest table nesting (root is depth 1; default 64). */
   readonly depthMax?: number;
-  /** Most tables, strings and vectors visited, counting shared ones each time (default 1,000,000). */
+  /**
+   * Most tables, strings and vectors visited, counting shared ones each time. Default: one per
+   * 4 bytes of buffer, which every unshared buffer meets (each object is reached through its own
+   * 4-byte offset) and which keeps the work linear in the size even for a crafted buffer whose
+   * offsets share subtrees.
+   */
   readonly objectsMax?: number;
   /** Whether a root whose schema declares a file_identifier must carry it (default true). */
   readonly checkIdentifier?: boolean;
@@ -32,7 +37,6 @@ export interface VerifyLimits {
 
 const DEFAULT_BYTES_MAX = 0x7fffffff;
 const DEFAULT_DEPTH_MAX = 64;
-const DEFAULT_OBJECTS_MAX = 1_000_000;
 const BUFFER_BYTES_MIN = 12; // root uoffset + soffset + the smallest vtable
 
 const INLINE = 0;
@@ -187,7 +191,7 @@ export class WireVerifier {
     this.b = bytes;
     this.len = len;
     this.depthMax = limits?.depthMax ?? DEFAULT_DEPTH_MAX;
-    this.objectsLeft = limits?.objectsMax ?? DEFAULT_OBJECTS_MAX;
+    this.objectsLeft = limits?.objectsMax ?? Math.ceil(len / 4);
     this.path.length = 0;
     let ok = false;
     const root = this.u32(0);
@@ -235,7 +239,7 @@ export class WireVerifier {
 
   private table(plan: TablePlan, t: number, depth: number): boolean {
     if (depth > this.depthMax) return this.fail(`nesting deeper than ${this.depthMax}`);
-    if (--this.objectsLeft < 0) return this.fail('too many objects (limit reached)');
+    if (--this.objectsLeft < 0) return this.fail('too many objects for the buffer size (shared subtrees?)');
     const len = this.len;
     if ((t & 3) !== 0) return this.fail(`table at ${t} is not 4-byte aligned`);
     if (t + 4 > len) return this.fail(`table at ${t} extends past the buffer`);
@@ -310,7 +314,7 @@ export class WireVerifier {
   }
 
   private string(s: number): boolean {
-    if (--this.objectsLeft < 0) return this.fail('too many objects (limit reached)');
+    if (--this.objectsLeft < 0) return this.fail('too many objects for the buffer size (shared subtrees?)');
     if ((s & 3) !== 0) return this.fail(`string at ${s} is not 4-byte aligned`);
     if (s + 4 > this.len) return this.fail(`string length at ${s} extends past the buffer`);
     const n = this.u32(s);
@@ -321,7 +325,7 @@ export class WireVerifier {
   }
 
   private vector(f: FieldPlan, v: number, depth: number): boolean {
-    if (--this.objectsLeft < 0) return this.fail('too many objects (limit reached)');
+    if (--this.objectsLeft < 0) return this.fail('too many objects for the buffer size (shared subtrees?)');
     if ((v & 3) !== 0) return this.fail(`vector at ${v} is not 4-byte aligned`);
     if (v + 4 > this.len) return this.fail(`vector length at ${v} extends past the buffer`);
     const n = this.u32(v);

@@ -274,3 +274,55 @@ t.test('a listener that sends nothing is dropped after the idle limit', { timeou
   t.ok(await listener.closed);
   t.ok((await closesOf(relay)).Idle >= 1);
 });
+
+t.test('a waiting caller may keep its channel alive; a relay message while waiting is refused', { timeout: 60_000 }, async (t) => {
+  const relay = await startRelay({ timeouts: { connectMs: 10_000 } });
+  t.teardown(() => relay.server.stop());
+  const bob = Identity.generate();
+  // The caller's channel sends keepalives every 20 ms while its connect waits for bob.
+  const pending = openTunnel(relay.address, bob.publicKey, { identity: Identity.generate(), timeoutMs: 20_000, channelOptions: { keepaliveIntervalMs: 20 } });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const got = deferred<RelayTunnel>();
+  const listener = await RelayListener.open(relay.address, { identity: bob, onTunnel: (tunnel) => got.resolve(tunnel) });
+  t.teardown(() => listener.close());
+  const a = await pending;
+  const atB = collect(await got.promise);
+  a.send(new Uint8Array([4]));
+  t.same((await atB.waitFor(1))[0], new Uint8Array([4]), 'the tunnel works after the wait');
+  a.close('done');
+  // A second relay message on a connect that is still waiting ends it.
+  const channel = await connectSecure(relay.address.url, { identity: Identity.generate(), expectedRemoteKey: relay.identity.publicKey, purpose: 'relay' });
+  const closed = new Promise((resolve) => channel.onClose(resolve));
+  const { encodeClientMessage } = await import('../../src/relay/codec.js');
+  channel.send(encodeClientMessage({ kind: 'connect', target: Identity.generate().publicKey }));
+  channel.send(encodeClientMessage({ kind: 'keepalive' }));
+  await closed;
+  t.ok((await closesOf(relay)).Malformed >= 1);
+});
+
+t.test('handshakes in progress and the accept rate are capped', { timeout: 60_000 }, async (t) => {
+  const refusals = async (relay: TestRelay, reason: string): Promise<number> =>
+    (await relay.server.workerStats()).reduce((n, s) => n + Number(((s.refusals ?? {}) as Record<string, number>)[reason] ?? 0), 0);
+  const relay = await startRelay({ limits: { handshakesInProgressMax: 1 } });
+  t.teardown(() => relay.server.stop());
+  const open = () => connectSecure(relay.address.url, { identity: Identity.generate(), expectedRemoteKey: relay.identity.publicKey, purpose: 'relay' });
+  // A WebSocket that never starts its handshake holds the only slot.
+  const stalled = await rawWebSocket(relay);
+  await rejection(open());
+  t.equal(await refusals(relay, 'handshakes_max'), 1, 'refused while the slot is taken');
+  const stalledClosed = new Promise((resolve) => stalled.once('close', resolve));
+  stalled.close();
+  await stalledClosed;
+  // The relay sees the close shortly after; retry until the slot is free (bounded).
+  let channel = null;
+  for (let i = 0; i < 50 && channel === null; i++) channel = await open().catch(() => null);
+  t.ok(channel !== null, 'the slot is free again after the stalled connection closed');
+  channel?.close();
+
+  const slow = await startRelay({ limits: { acceptsPerSecond: 0.01 } });
+  t.teardown(() => slow.server.stop());
+  const first = await connectSecure(slow.address.url, { identity: Identity.generate(), expectedRemoteKey: slow.identity.publicKey, purpose: 'relay' });
+  await rejection(connectSecure(slow.address.url, { identity: Identity.generate(), expectedRemoteKey: slow.identity.publicKey, purpose: 'relay' }));
+  t.equal(await refusals(slow, 'accept_rate'), 1, 'the second connection within the rate is refused');
+  first.close();
+});

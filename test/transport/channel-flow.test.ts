@@ -1,7 +1,7 @@
 import t from 'tap';
 import { silentLogger } from '../../src/common/log.js';
 import { TransportErrorCode } from '../../src/transport/errors.js';
-import { closed, collect, memoryPair, until } from './helpers.js';
+import { closed, collect, memoryPair, until } from './support.js';
 
 const logger = silentLogger;
 

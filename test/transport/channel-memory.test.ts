@@ -1,7 +1,7 @@
 import t from 'tap';
 import { bytesEqual } from '../../src/common/bytes.js';
 import { TransportErrorCode } from '../../src/transport/errors.js';
-import { closed, collect, memoryPair, until } from './helpers.js';
+import { closed, collect, memoryPair, until } from './support.js';
 
 process.env.OFFSET_LOG_LEVEL ??= 'silent';
 

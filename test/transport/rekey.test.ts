@@ -1,7 +1,7 @@
 import t from 'tap';
 import { decodeEnvelope } from '../../src/transport/codec.js';
 import type { FramePipe } from '../../src/transport/pipe.js';
-import { collect, gate, interpose, memoryPair, until } from './helpers.js';
+import { collect, gate, interpose, memoryPair, until } from './support.js';
 import { silentLogger } from '../../src/common/log.js';
 
 const logger = silentLogger;

@@ -10,7 +10,7 @@ import { TransportError, TransportErrorCode } from '../../src/transport/errors.j
 import { noiseStatic, prologue } from '../../src/transport/handshake.js';
 import { connectSecure, WsPipe } from '../../src/transport/ws-pipe.js';
 import { listenSecure, type ListenParams, type SecureListener } from '../../src/transport/uws-server.js';
-import { closed, collect, interpose, until } from './helpers.js';
+import { closed, collect, interpose, until } from './support.js';
 import { curvePublicFromEd25519 } from '../../src/crypto/primitives.js';
 
 const logger = silentLogger;
@@ -336,4 +336,41 @@ t.test('frames cross a real socket in both directions and the server exposes the
   client.close('done');
   const serverSide = await closed(srv.channels[0]);
   t.equal(serverSide.code, TransportErrorCode.PeerClosed);
+});
+
+t.test('closing a listener says goodbye on open channels and stops accepting', async (t) => {
+  const identity = Identity.generate();
+  const channels: SecureChannel[] = [];
+  const listener = await listenSecure({ port: 0, identity, purpose: 'relay', onChannel: (c) => channels.push(c), options: { logger } });
+  const url = `ws://127.0.0.1:${listener.port}/`;
+  const client = await connectSecure(url, { identity: Identity.generate(), expectedRemoteKey: identity.publicKey, purpose: 'relay', options: { logger } });
+  await until(() => channels.length === 1);
+  const reason = closed(client);
+  listener.close();
+  const error = await reason;
+  t.equal(error.code, TransportErrorCode.PeerClosed);
+  t.match(error.message, /server closing/);
+  await expectFailure(
+    t,
+    connectSecure(url, { identity: Identity.generate(), expectedRemoteKey: identity.publicKey, purpose: 'relay', options: { logger } }),
+    TransportErrorCode.ConnectFailed,
+  );
+});
+
+t.test('a forced listener close drops every socket at once', async (t) => {
+  const identity = Identity.generate();
+  const channels: SecureChannel[] = [];
+  const listener = await listenSecure({ port: 0, identity, purpose: 'relay', onChannel: (c) => channels.push(c), options: { logger } });
+  const client = await connectSecure(`ws://127.0.0.1:${listener.port}/`, {
+    identity: Identity.generate(),
+    expectedRemoteKey: identity.publicKey,
+    purpose: 'relay',
+    options: { logger },
+  });
+  await until(() => channels.length === 1);
+  const serverSide = closed(channels[0]);
+  const clientSide = closed(client);
+  listener.close({ force: true });
+  t.equal((await serverSide).code, TransportErrorCode.ConnectionLost);
+  t.equal((await clientSide).code, TransportErrorCode.ConnectionLost);
 });

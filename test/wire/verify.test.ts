@@ -174,3 +174,32 @@ t.test('a self-referencing table cannot hang the verifier', async (t) => {
   at.setU32(b, nextPos, 0x100000000 - (nextPos - first));
   expectError(t, b, /Chain\.next$/, /points outside/);
 });
+
+/** A Tree whose 8 kids are all the previous level, `levels` deep: 8^levels visits from a few bytes. */
+function sharedTree(levels: number): Uint8Array {
+  const builder = new flatbuffers.Builder(64);
+  builder.startObject(1);
+  let level = builder.endObject();
+  for (let depth = 0; depth < levels; depth++) {
+    builder.startVector(4, 8, 4);
+    for (let i = 0; i < 8; i++) builder.addOffset(level);
+    const kids = builder.endVector();
+    builder.startObject(1);
+    builder.addFieldOffset(0, kids, 0);
+    level = builder.endObject();
+  }
+  builder.finish(level);
+  return builder.asUint8Array().slice();
+}
+
+t.test('shared subtrees cannot make verification work grow beyond the buffer size', async (t) => {
+  const T = 'offset.wiretest.Tree';
+  const huge = sharedTree(9);
+  t.ok(huge.length < 500, `${huge.length} bytes`);
+  expectError(t, huge, /^offset\.wiretest\.Tree\.kids\[0\]/, /too many objects for the buffer size/, T);
+  const small = sharedTree(3); // 1 + 8 + 64 + 512 tables and 73 vectors
+  expectError(t, small, /^offset\.wiretest\.Tree\.kids\[0\]/, /too many objects/, T);
+  t.equal(v.verify(small, T, { objectsMax: 658 }), null, 'an explicit limit overrides the default');
+  expectError(t, small, /Tree\.kids\[\d\]/, /too many objects/, T, { objectsMax: 657 });
+  t.equal(v.verify(buildEverything(fullEverything()), E), null, 'a buffer without shared subtrees stays under the default');
+});
