@@ -97,7 +97,7 @@ export class CliNetwork {
       await this.run('stmgr', ['gen-ident', '--output', ident]);
       const trusted = join(this.dir, `${name}-trusted`);
       mkdirSync(trusted, { recursive: true });
-      const program = this.start('stindex', ['--idfile', ident, '--lclient', LISTEN, '--lserver', LISTEN, '--trusted', trusted]);
+      const program = this.start('stindex', ['--idfile', ident, '--lclient', LISTEN, '--lserver', LISTEN, '--trusted', trusted, '--workers', '1']);
       const [clientPort, serverPort] = await Promise.all([program.port('clients', 60_000), program.port('servers', 60_000)]);
       started.push({ name, ident, trusted, program, clientPort, serverPort });
     }
@@ -235,10 +235,16 @@ export class CliNetwork {
     }
   }
 
-  async stopAll(): Promise<void> {
+  /** Stops every process (nodes first: they talk to the others); returns the ones that did not exit cleanly. */
+  async stopAll(): Promise<string[]> {
     const programs = [...this.programs].reverse();
-    // Nodes first (they talk to the others), then index servers and relays.
-    await Promise.all(programs.filter((p) => p.name === 'stnode').map((p) => p.stop('SIGTERM')));
-    await Promise.all(programs.filter((p) => p.name !== 'stnode').map((p) => p.stop('SIGTERM')));
+    const unclean: string[] = [];
+    const stop = async (p: RunningProgram): Promise<void> => {
+      const { code, signal } = await p.stop('SIGTERM');
+      if (code !== 0) unclean.push(`${p.name} (pid ${p.child.pid}) exited with ${code ?? signal}`);
+    };
+    await Promise.all(programs.filter((p) => p.name === 'stnode').map(stop));
+    await Promise.all(programs.filter((p) => p.name !== 'stnode').map(stop));
+    return unclean;
   }
 }

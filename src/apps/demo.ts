@@ -97,9 +97,11 @@ async function main(): Promise<void> {
     }
   } finally {
     step('Shutting everything down');
-    await net.stopAll();
+    const unclean = await net.stopAll();
     rmSync(dir, { recursive: true, force: true });
-    show(failed ? 'stopped after a failure' : 'all processes stopped cleanly');
+    for (const line of unclean) show(line);
+    if (unclean.length > 0) failed = true;
+    else show(`all ${net.programs.length} server processes stopped cleanly${failed ? ' after the failure' : ''}`);
   }
   process.exitCode = failed ? 1 : 0;
 }
