@@ -1,7 +1,7 @@
 import * as flatbuffers from 'flatbuffers';
 import { I128_MAX, I128_MIN, U64_MAX } from '../common/bytes.js';
 import { OffsetError } from '../common/errors.js';
-import { FlatTable, readU128 } from '../index/flat_reader.js';
+import { FlatTable, readU128 } from '../wire/flat_table.js';
 import { verifyBuffer } from '../wire/verify.js';
 import { FriendMessageBody } from '../wire/generated/offset/funder/friend-message-body.js';
 import { FriendTcOp as OpType } from '../wire/generated/offset/funder/friend-tc-op.js';

@@ -6,7 +6,7 @@ import { ClientBody } from '../wire/generated/offset/index/client-body.js';
 import { PeerBody } from '../wire/generated/offset/index/peer-body.js';
 import { ServerBody } from '../wire/generated/offset/index/server-body.js';
 import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_MUTATIONS_PER_UPDATE, MAX_ROUTE_LEN, MAX_ROUTES_PER_RESPONSE } from './constants.js';
-import { FlatTable, readU128 } from './flat_reader.js';
+import { FlatTable, readU128 } from '../wire/flat_table.js';
 import { verifyBuffer } from '../wire/verify.js';
 import type { TableName } from '../wire/generated/layouts.js';
 import type {

@@ -20,7 +20,7 @@ import { TunnelBody } from '../wire/generated/offset/relay/tunnel-body.js';
 import { WorkerBody } from '../wire/generated/offset/relay/worker-body.js';
 import { WorkerListening } from '../wire/generated/offset/relay/worker-listening.js';
 import { WorkerStats } from '../wire/generated/offset/relay/worker-stats.js';
-import { FlatTable } from './flat_reader.js';
+import { FlatTable } from '../wire/flat_table.js';
 import { verifyBuffer } from '../wire/verify.js';
 import { RelayDecodeError } from './errors.js';
 

@@ -14,7 +14,7 @@ import type { LinkResponder, LinkSession, ResponderFactory } from './secure_link
 import { SharedCounters } from './shared_counters.js';
 import { ShardStats } from './shard_stats.js';
 import { TunnelBody } from '../wire/generated/offset/relay/tunnel-body.js';
-import { tunnelDataTag } from './flat_reader.js';
+import { tunnelDataTag } from './tunnel_fast_path.js';
 
 /**
  * One relay shard: a uWebSockets.js app on the shared port (SO_REUSEPORT) inside a worker

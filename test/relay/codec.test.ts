@@ -108,7 +108,7 @@ t.test('decoders reject garbage and truncations without throwing', async (t) => 
 });
 
 t.test('the allocation-free data check accepts exactly what the full decoder reads as data', async (t) => {
-  const { tunnelDataTag } = await import('../../src/relay/flat_reader.js');
+  const { tunnelDataTag } = await import('../../src/relay/tunnel_fast_path.js');
   const { mutate } = await import('../fuzz/harness.js');
   const samples = [encodeTunnelData(new Uint8Array(0)), encodeTunnelData(randomBytes(100)), encodeTunnelCredit(7), encodeTunnelClose(Reason.Malformed)];
   for (const s of samples) {

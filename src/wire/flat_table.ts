@@ -1,16 +1,17 @@
 /**
- * A bounds-checked FlatBuffers table reader for the relay's own tables.
- *
- * The generated TypeScript readers trust their input. The relay reads peer bytes on its hot path
- * (one TunnelFrame per forwarded message), so it reads them through this class instead: every
- * offset, vtable, struct and vector is checked against the buffer before use, and any violation
- * makes the read fail (`FlatError`), which the codec turns into a typed decode error. The checks
- * follow the FlatBuffers verifier rules for the shapes used in schemas/relay.fbs (tables, unions,
- * inline structs, byte vectors, vectors of tables, strings); no other shape is read here.
+ * A bounds-checked FlatBuffers table reader for hot decode paths. The generated TypeScript
+ * readers trust their input; codecs that read peer bytes after (or, on the relay's forwarding
+ * path, instead of) verifyBuffer read through this class: every offset, vtable, struct and vector
+ * is checked against the buffer before use, and any violation throws FlatError, which each codec
+ * turns into its typed decode error. The checks follow the FlatBuffers verifier rules for the
+ * shapes the schemas use: tables, unions, inline structs, byte vectors, vectors of structs and of
+ * tables, strings and scalars.
  */
 export class FlatError extends Error {}
 
-const MAX_DEPTH = 8;
+/** Nested tables deeper than this are refused, so a crafted buffer cannot recurse without bound. */
+const TABLE_DEPTH_MAX = 8;
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 export class FlatTable {
   private constructor(
@@ -22,7 +23,7 @@ export class FlatTable {
     private readonly depth: number,
   ) {}
 
-  /** The root table of a finished buffer (no size prefix, no file identifier). */
+  /** The root table of a finished buffer (no size prefix). */
   static root(bytes: Uint8Array): FlatTable {
     if (bytes.byteLength < 8) throw new FlatError('buffer too short');
     const root = u32(bytes, 0);
@@ -31,7 +32,7 @@ export class FlatTable {
   }
 
   static at(bytes: Uint8Array, pos: number, depth: number): FlatTable {
-    if (depth > MAX_DEPTH) throw new FlatError('nesting too deep');
+    if (depth > TABLE_DEPTH_MAX) throw new FlatError('nesting too deep');
     if (pos % 4 !== 0 || pos + 4 > bytes.byteLength) throw new FlatError('table out of bounds');
     const vtable = pos - i32(bytes, pos);
     if (vtable < 0 || vtable % 2 !== 0 || vtable + 4 > bytes.byteLength) throw new FlatError('vtable out of bounds');
@@ -44,7 +45,7 @@ export class FlatTable {
     return new FlatTable(bytes, pos, vtable, vtableBytes, tableBytes, depth);
   }
 
-  /** Offset of field `index` inside the table, or 0 when absent; checks `size` bytes fit. */
+  /** Offset of field `index` inside the buffer, or 0 when absent; checks `size` bytes fit the table. */
   private field(index: number, size: number): number {
     const slot = 4 + 2 * index;
     if (slot + 2 > this.vtableBytes) return 0;
@@ -64,6 +65,12 @@ export class FlatTable {
     return at === 0 ? fallback : this.bytes[at];
   }
 
+  bool(index: number): boolean {
+    const value = this.u8(index, 0);
+    if (value > 1) throw new FlatError('bad bool');
+    return value === 1;
+  }
+
   u16(index: number, fallback = 0): number {
     const at = this.field(index, 2);
     return at === 0 ? fallback : u16(this.bytes, at);
@@ -72,6 +79,16 @@ export class FlatTable {
   u32(index: number, fallback = 0): number {
     const at = this.field(index, 4);
     return at === 0 ? fallback : u32(this.bytes, at);
+  }
+
+  i32(index: number, fallback = 0): number {
+    const at = this.field(index, 4);
+    return at === 0 ? fallback : i32(this.bytes, at);
+  }
+
+  u64(index: number, fallback = 0n): bigint {
+    const at = this.field(index, 8);
+    return at === 0 ? fallback : u64(this.bytes, at);
   }
 
   /** An inline struct of `size` bytes, as a view (not a copy); null when absent. */
@@ -102,12 +119,23 @@ export class FlatTable {
     return this.bytes.subarray(target + 4, target + 4 + length);
   }
 
-  string(index: number): string | null {
+  /** A NUL-terminated UTF-8 string of at most `maxBytes` bytes; null when absent. */
+  string(index: number, maxBytes = Number.MAX_SAFE_INTEGER): string | null {
     const bytes = this.byteVector(index);
     if (bytes === null) return null;
-    const end = (bytes.byteOffset - this.bytes.byteOffset) + bytes.byteLength;
+    if (bytes.byteLength > maxBytes) throw new FlatError('string too long');
+    const end = bytes.byteOffset - this.bytes.byteOffset + bytes.byteLength;
     if (end >= this.bytes.byteLength || this.bytes[end] !== 0) throw new FlatError('string not terminated');
     return textDecoder.decode(bytes);
+  }
+
+  /** A vector of fixed-size structs as one view, `limit` elements at most; null when absent. */
+  structVector(index: number, elementBytes: number, limit: number): { bytes: Uint8Array; length: number } | null {
+    const target = this.target(index);
+    if (target === 0) return null;
+    const length = vectorLength(this.bytes, target, elementBytes);
+    if (length > limit) throw new FlatError('vector too long');
+    return { bytes: this.bytes.subarray(target + 4, target + 4 + length * elementBytes), length };
   }
 
   /** A vector of tables; `limit` bounds how many elements the caller accepts. */
@@ -125,8 +153,6 @@ export class FlatTable {
   }
 }
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
-
 function vectorLength(bytes: Uint8Array, at: number, elementBytes: number): number {
   if (at % 4 !== 0 || at + 4 > bytes.byteLength) throw new FlatError('vector out of bounds');
   const length = u32(bytes, at);
@@ -134,56 +160,25 @@ function vectorLength(bytes: Uint8Array, at: number, elementBytes: number): numb
   return length;
 }
 
-function u16(bytes: Uint8Array, at: number): number {
+/** Little-endian readers; callers check bounds (u32 and u64 check their own). */
+export function u16(bytes: Uint8Array, at: number): number {
   return bytes[at] | (bytes[at + 1] << 8);
 }
 
-function i32(bytes: Uint8Array, at: number): number {
+export function i32(bytes: Uint8Array, at: number): number {
   return bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
 }
 
-function u32(bytes: Uint8Array, at: number): number {
+export function u32(bytes: Uint8Array, at: number): number {
   if (at + 4 > bytes.byteLength) throw new FlatError('read out of bounds');
   return i32(bytes, at) >>> 0;
 }
 
-/**
- * The union tag of a TunnelFrame when it is a well-formed Data frame, without allocating: the
- * relay classifies every forwarded message, and building reader objects for each cost more than
- * the rest of the forwarding path. Returns 1 (Data) only after the same bounds and alignment
- * checks the verifier applies to this shape (root table, vtable, union tag and value, Data table,
- * byte vector); anything else returns 0 and goes through the full decoder.
- */
-export function tunnelDataTag(bytes: Uint8Array): number {
-  const n = bytes.byteLength;
-  if (n < 12) return 0;
-  const table = u32(bytes, 0);
-  if (table === 0 || table % 4 !== 0 || table + 4 > n) return 0;
-  const tagAt = fieldAt(bytes, table, 0, 1);
-  const bodyAt = fieldAt(bytes, table, 1, 4);
-  if (tagAt <= 0 || bodyAt <= 0 || bytes[tagAt] !== 1) return 0;
-  const bodyOffset = u32(bytes, bodyAt);
-  const data = bodyAt + bodyOffset;
-  if (bodyOffset === 0 || data % 4 !== 0 || data + 4 > n) return 0;
-  const vecField = fieldAt(bytes, data, 0, 4);
-  if (vecField <= 0) return 0;
-  const vecOffset = u32(bytes, vecField);
-  const vec = vecField + vecOffset;
-  if (vecOffset === 0 || vec % 4 !== 0 || vec + 4 > n) return 0;
-  return vec + 4 + u32(bytes, vec) <= n ? 1 : 0;
+export function u64(bytes: Uint8Array, at: number): bigint {
+  return (BigInt(u32(bytes, at + 4)) << 32n) | BigInt(u32(bytes, at));
 }
 
-/** Position of field `index` of the table at `pos` (0: absent, -1: malformed). */
-function fieldAt(bytes: Uint8Array, pos: number, index: number, size: number): number {
-  const vtable = pos - i32(bytes, pos);
-  if (vtable < 0 || vtable % 2 !== 0 || vtable + 4 > bytes.byteLength) return -1;
-  const vtableBytes = u16(bytes, vtable);
-  const tableBytes = u16(bytes, vtable + 2);
-  if (vtableBytes < 4 || vtableBytes % 2 !== 0 || vtable + vtableBytes > bytes.byteLength || pos + tableBytes > bytes.byteLength) return -1;
-  const slot = 4 + 2 * index;
-  if (slot + 2 > vtableBytes) return 0;
-  const offset = u16(bytes, vtable + slot);
-  if (offset === 0) return 0;
-  if (offset < 4 || offset + size > tableBytes) return -1;
-  return pos + offset;
+/** A U128 struct (hi: ulong, lo: ulong, each little-endian). */
+export function readU128(bytes: Uint8Array): bigint {
+  return (u64(bytes, 0) << 64n) | u64(bytes, 8);
 }
