@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Identity } from '../src/crypto/identity.js';
-import { listenSecure } from '../src/transport/index.js';
+import { listenSecure } from '../src/transport/transport.js';
 import { silentLogger } from '../src/common/log.js';
 
 const identity = Identity.fromSeed(new Uint8Array(workerData.seed as Uint8Array));

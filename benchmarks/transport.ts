@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import sodium from 'sodium-native';
 import { Identity } from '../src/crypto/identity.js';
 import { silentLogger } from '../src/common/log.js';
-import { connectSecure, type SecureChannel } from '../src/transport/index.js';
+import { connectSecure, type SecureChannel } from '../src/transport/transport.js';
 import { aeadSeal } from '../src/transport/keys.js';
 import NoiseState from 'noise-handshake';
 import { noiseStatic } from '../src/transport/handshake.js';

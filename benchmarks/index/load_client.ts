@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Identity } from '../../src/crypto/identity.js';
 import { randomBytes } from '../../src/crypto/primitives.js';
 import { decodeServerMessage, encodeClientMessage } from '../../src/index/codec.js';
-import { connectSecure, type SecureChannel } from '../../src/transport/index.js';
+import { connectSecure, type SecureChannel } from '../../src/transport/transport.js';
 
 interface Args {
   port: number;

@@ -3,7 +3,7 @@ import { toHex } from '../common/bytes.js';
 import { type Logger, silentLogger } from '../common/log.js';
 import type { Identity } from '../crypto/identity.js';
 import { randomBytes } from '../crypto/primitives.js';
-import { connectSecure, type SecureChannel } from '../transport/index.js';
+import { connectSecure, type SecureChannel } from '../transport/transport.js';
 import { decodeServerMessage, encodeClientMessage } from './codec.js';
 import { MAX_MUTATIONS_PER_UPDATE } from './constants.js';
 import { signMutationsUpdate } from './signing.js';

@@ -8,7 +8,7 @@ import { type Logger, silentLogger } from '../common/log.js';
 import type { Identity } from '../crypto/identity.js';
 import { FileKind } from '../files/formats.js';
 import { readServerTicket } from '../files/tickets.js';
-import { connectSecure, listenSecure, type SecureChannel, type SecureListener } from '../transport/index.js';
+import { connectSecure, listenSecure, type SecureChannel, type SecureListener } from '../transport/transport.js';
 import {
   decodeClientMessage,
   decodePeerMessage,

@@ -8,7 +8,7 @@ import { startProgram, type RunningProgram } from '../../src/apps/launcher.js';
 import { writeIdentityFile } from '../../src/files/identity_file.js';
 import { writeAppTicket } from '../../src/files/tickets.js';
 import type { AppPermissions } from '../../src/files/formats.js';
-import { connectSecure, type SecureChannel } from '../../src/transport/index.js';
+import { connectSecure, type SecureChannel } from '../../src/transport/transport.js';
 import {
   decodeNodeToApp, encodeAppRequest, type AppError, type AppRequestBody, type FriendReport, type NodeReport, type NodeToApp,
 } from '../../src/node/app_codec.js';
