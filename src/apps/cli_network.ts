@@ -163,12 +163,13 @@ export class CliNetwork {
 
   /** Polls `info friends` until `predicate` holds (bounded by `attempts`). */
   async waitForFriends(node: NodeHandle, what: string, predicate: (friends: FriendView[]) => boolean, attempts = 120): Promise<FriendView[]> {
+    let last: FriendView[] = [];
     for (let i = 0; i < attempts; i++) {
-      const friends = await this.friends(node);
-      if (predicate(friends)) return friends;
+      last = await this.friends(node);
+      if (predicate(last)) return last;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    throw new CliError(`${node.name}: gave up waiting for ${what}`);
+    throw new CliError(`${node.name}: gave up waiting for ${what}; last seen: ${JSON.stringify(last)}`);
   }
 
   async exportTicket(node: NodeHandle): Promise<string> {
