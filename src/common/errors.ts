@@ -19,6 +19,9 @@ export class OffsetError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses inherit this method: for them the ordinary prototype check applies, so a
+    // FileError is not mistaken for a TransportError. Only the base class matches by brand.
+    if (this !== OffsetError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
   }
 }
