@@ -142,9 +142,10 @@ function flush(ctx: Ctx, friend: Friend): void {
   }
   const ch = friend.channel;
   if (ch.direction === 'outgoing') {
-    // A changed relay list also needs the token: a friend that never moves would otherwise keep
-    // dialling relays this node has left.
-    const work = hasWork(friend) || friend.sentRelaysKey !== relaysKey(ctx.state.relays);
+    // A changed relay list or currency set also needs the token: a friend that never moves would
+    // otherwise keep dialling relays this node has left, or never see a currency this node opened.
+    const work = hasWork(friend) || friend.sentRelaysKey !== relaysKey(ctx.state.relays)
+      || !sameList(announcedFor(friend), ch.localAnnounced);
     if (friend.resendPending || (work && !friend.tokenRequested)) {
       friend.resendPending = false;
       if (work) friend.tokenRequested = true;
