@@ -11,7 +11,8 @@ import { connectSecure } from '../transport/ws-pipe.js';
 import {
   decodeNodeToApp, encodeAppRequest, type AppError, type AppPermissions, type AppRequestBody, type NodeReport, type NodeToApp,
 } from '../node/app_codec.js';
-import { appErrorCodeName, applyMutations } from './node_report.js';
+import { appErrorCodeName } from './node_report.js';
+import { applyMutations } from '../node/report.js';
 
 /**
  * An app's connection to its node. The node's key is pinned from the node ticket and the link is

@@ -115,7 +115,21 @@ export function diffReports(prev: NodeReport, next: NodeReport): ReportMutation[
   return out;
 }
 
-/** Replays mutations onto a report: what an app does; used to check the diff is complete. */
+/** Replaces the entry with the same key in place, or appends: a repeated add never duplicates. */
+function upsert<T extends { readonly publicKey: Uint8Array }>(list: readonly T[], item: T): T[] {
+  const key = toBase64Url(item.publicKey);
+  const index = list.findIndex((entry) => toBase64Url(entry.publicKey) === key);
+  if (index < 0) return [...list, item];
+  const out = [...list];
+  out[index] = item;
+  return out;
+}
+
+/**
+ * Replays mutations onto a report, keeping every entry's position. Apps keep their copy of the
+ * node's state with it, and the node's tests use it to check that a diff is complete, so both
+ * sides agree on what a list of mutations means.
+ */
 export function applyMutations(report: NodeReport, mutations: readonly ReportMutation[]): NodeReport {
   let relays = [...report.relays];
   let indexServers = [...report.indexServers];
@@ -128,9 +142,9 @@ export function applyMutations(report: NodeReport, mutations: readonly ReportMut
   };
   for (const m of mutations) {
     switch (m.kind) {
-      case 'relayAdded': relays.push(m.relay); break;
+      case 'relayAdded': relays = upsert(relays, m.relay); break;
       case 'relayRemoved': relays = relays.filter((r) => k(r.publicKey) !== k(m.publicKey)); break;
-      case 'indexServerAdded': indexServers.push(m.server); break;
+      case 'indexServerAdded': indexServers = upsert(indexServers, m.server); break;
       case 'indexServerRemoved': indexServers = indexServers.filter((r) => k(r.publicKey) !== k(m.publicKey)); break;
       case 'connectedIndexSet': connectedIndex = m.publicKey; break;
       case 'friendAdded': friends.set(k(m.friend.publicKey), m.friend); break;

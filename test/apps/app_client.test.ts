@@ -1,7 +1,8 @@
 import t from 'tap';
 import { Identity } from '../../src/crypto/identity.js';
 import { AppClient, AppRequestError } from '../../src/apps/app_client.js';
-import { applyMutations, appErrorCodeName } from '../../src/apps/node_report.js';
+import { appErrorCodeName } from '../../src/apps/node_report.js';
+import { applyMutations } from '../../src/node/report.js';
 import { AppErrorCode } from '../../src/wire/generated/offset/app/app-error-code.js';
 import type { FriendReport } from '../../src/node/app_codec.js';
 import { ALL, ScriptedNode } from './scripted_node.js';
