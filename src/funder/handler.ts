@@ -785,13 +785,15 @@ function tryAcceptReset(ctx: Ctx, friend: Friend, move: MoveToken): boolean {
   const prefix = prefixHash(move);
   if (!verifyMoveSignature(friend.publicKey, move, prefix)) return false;
   const ch = resetChannel(friend, local.balanceForReset, local.inconsistencyCounter);
-  if (!bytesEqual(tokenInfoHash(tokenInfo(ch, ch.mutualCredits, 0n, 'remote')), move.infoHash)) return false;
+  const info = tokenInfo(ch, ch.mutualCredits, 0n, 'remote');
+  if (!bytesEqual(tokenInfoHash(info), move.infoHash)) return false;
   clearChannelTxs(ctx, friend);
   friend.channel = {
     ...ch,
     direction: 'incoming',
     lastIncomingToken: move.newToken,
     lastIncomingDigest: moveDigest(move, prefix),
+    lastIncomingSigned: { prefixHash: prefix, randNonce: move.randNonce, newToken: move.newToken, info },
   };
   if (move.relays !== null) friend.relays = [...move.relays];
   friend.settledResetTokens = settledTokens(friend.inconsistency);

@@ -32,12 +32,25 @@ export interface TokenChannel {
   lastIncomingDigest: Hash | null;
   /** new_token (hex) of the last few moves we accepted, to recognise replays of older ones. */
   recentIncoming: string[];
+  /**
+   * The friend's signature over the last move we accepted, with what it signed: anyone holding
+   * the friend's key can check it, so it shows what the friend last agreed to.
+   */
+  lastIncomingSigned: SignedMove | null;
   moveTokenCounter: bigint;
   inconsistencyCounter: bigint;
   mutualCredits: Map<Currency, MutualCredit>;
   /** Currency sets each side last announced, sorted. */
   localAnnounced: Currency[];
   remoteAnnounced: Currency[];
+}
+
+/** A move's signature and the fields it covers (the token info from the signer's side). */
+export interface SignedMove {
+  readonly prefixHash: Hash;
+  readonly randNonce: Uid;
+  readonly newToken: Signature;
+  readonly info: TokenInfo;
 }
 
 const RECENT_MOVES_KEPT = 8;
@@ -82,6 +95,7 @@ export function newTokenChannel(local: PublicKey, remote: PublicKey): TokenChann
     lastIncomingToken: genesis.newToken,
     lastIncomingDigest: null,
     recentIncoming: [],
+    lastIncomingSigned: null,
     moveTokenCounter: 0n,
     inconsistencyCounter: 0n,
     mutualCredits: new Map(),
@@ -273,7 +287,8 @@ export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
     if (err !== null) return { kind: 'rejected', error: err };
   }
   const counter = ch.moveTokenCounter + 1n;
-  if (!bytesEqual(tokenInfoHash(tokenInfo(ch, mcs, counter, 'remote')), move.infoHash)) {
+  const info = tokenInfo(ch, mcs, counter, 'remote');
+  if (!bytesEqual(tokenInfoHash(info), move.infoHash)) {
     return { kind: 'rejected', error: 'ERR_TC_BAD_INFO_HASH' };
   }
   ch.mutualCredits = mcs;
@@ -282,6 +297,7 @@ export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
   ch.lastIncomingToken = move.newToken;
   ch.lastIncomingDigest = moveDigest(move, prefix);
   ch.recentIncoming = [Buffer.from(move.newToken).toString('hex'), ...ch.recentIncoming].slice(0, RECENT_MOVES_KEPT);
+  ch.lastIncomingSigned = { prefixHash: prefix, randNonce: move.randNonce, newToken: move.newToken, info };
   ch.direction = 'incoming';
   return { kind: 'applied', ops: move.ops, relays: move.relays };
 }
