@@ -7,7 +7,7 @@ import { FileError, FileErrorCode } from '../files/file_errors.js';
 import { FileKind, type ServerTicket } from '../files/formats.js';
 import {
   isValidCurrencyName, readCommitFile, readInvoiceFile, readPaymentFile, writeCommitFile, writeInvoiceFile, writePaymentFile,
-  writeReceiptFile,
+  writeReceiptFile, writeTokenFile, type TokenFile,
 } from '../files/payment_files.js';
 import { readFriendTicket, readServerTicket, writeFriendTicket } from '../files/tickets.js';
 import { verifyCommit } from '../funder/receipt.js';
@@ -35,7 +35,6 @@ export const CtrlErrorCode = {
   PaymentCanceled: 'ERR_CTRL_PAYMENT_CANCELED',
   PaymentNotFound: 'ERR_CTRL_PAYMENT_NOT_FOUND',
   BadCommit: 'ERR_CTRL_BAD_COMMIT',
-  Unsupported: 'ERR_CTRL_UNSUPPORTED',
 } as const;
 
 export class CtrlError extends OffsetError {
@@ -196,8 +195,34 @@ export function infoExportTicket(ctx: CommandContext, ticketPath: string): Comma
   };
 }
 
-export function infoFriendLastToken(): CommandOutput {
-  throw new CtrlError(CtrlErrorCode.Unsupported, 'this node does not report its friends\' signed tokens, so friend-last-token is unavailable');
+type TokenAnswer = Extract<Answer, { kind: 'friendLastToken' }>;
+
+/** Saves the friend's last signed move token; `stverify verify-token` checks it offline. */
+export async function infoFriendLastToken(ctx: CommandContext, name: string, tokenPath: string): Promise<CommandOutput> {
+  refuseExisting(tokenPath);
+  const friend = friendByName(ctx.client.report, name);
+  const requestId = newUid();
+  const answer = ctx.client.waitForAnswer(
+    (m): m is TokenAnswer => m.kind === 'friendLastToken' && bytesEqual(m.appRequestId, requestId), ctx.timeoutMs, 'the friend\'s token');
+  answer.catch(() => {});
+  await ctx.client.request({ kind: 'friendLastToken', publicKey: friend.publicKey }, ctx.timeoutMs, requestId);
+  const { token } = await answer;
+  if (!bytesEqual(token.signer, friend.publicKey)) {
+    throw new CtrlError(CtrlErrorCode.BadArgument, `the node returned a token signed by another key than friend ${JSON.stringify(name)}'s`);
+  }
+  const file: TokenFile = {
+    prefixHash: token.prefixHash, randNonce: token.randNonce, newToken: token.newToken,
+    tokenInfo: {
+      localPublicKey: token.signer, remotePublicKey: token.receiver,
+      balances: token.balances.map((b) => ({ currency: b.currency, balance: b.balance, localPending: b.localPendingDebt, remotePending: b.remotePendingDebt })),
+      inconsistencyCounter: token.inconsistencyCounter, moveTokenCounter: token.moveTokenCounter,
+    },
+  };
+  writeTokenFile(tokenPath, file);
+  return {
+    human: [`Last token of friend ${name} (move ${token.moveTokenCounter}) saved to ${tokenPath}.`],
+    json: { token: tokenPath, friend: toBase64Url(friend.publicKey), moveTokenCounter: token.moveTokenCounter.toString() },
+  };
 }
 
 // ---- config --------------------------------------------------------------------------------

@@ -67,7 +67,8 @@ export function stctrlProgram(): Command {
   info.addCommand(leaf(program, 'relays', 'the node\'s relays', null, (ctx) => cmd.infoRelays(ctx)));
   info.addCommand(leaf(program, 'index', 'the index servers and whether one is connected', null, (ctx) => cmd.infoIndex(ctx)));
   info.addCommand(leaf(program, 'friends', 'friends: E/D enabled, +/- online, balances (B, LPD, RPD), max debts, rates', null, (ctx) => cmd.infoFriends(ctx)));
-  info.addCommand(leaf(program, 'friend-last-token', 'save the last token a friend signed (check it with stverify verify-token)', null, () => cmd.infoFriendLastToken())
+  info.addCommand(leaf(program, 'friend-last-token', 'save the last token a friend signed (check it with stverify verify-token; config permission)', 'config',
+    (ctx, o) => cmd.infoFriendLastToken(ctx, o.name, o.token))
     .requiredOption('-n, --name <name>', 'friend name')
     .requiredOption('-t, --token <file>', 'token file to create'));
   info.addCommand(leaf(program, 'export-ticket', 'save the node\'s friend ticket (its key and relays) for friends to add', null,

@@ -8,7 +8,7 @@
 import * as flatbuffers from 'flatbuffers';
 import { assert } from '../common/errors.js';
 import type { Rate } from '../common/rate.js';
-import { I128_MAX, I128_MIN, U128_MAX } from '../common/bytes.js';
+import { I128_MAX, I128_MIN, U128_MAX, U64_MAX } from '../common/bytes.js';
 import {
   check, createCurrency, CURRENCY_BYTES_MAX, currencyProblem, decodeRoot, finishBytes, readHash32, readI128,
   readPublicKey, readRate, readSignature, readU128, readUid, writeHash32, writeI128, writePublicKey, writeRate,
@@ -139,6 +139,18 @@ export type ReportMutation =
   | { readonly kind: 'friendCurrencyConfigRemoved'; readonly publicKey: Uint8Array; readonly currency: string }
   | { readonly kind: 'friendChannelSet'; readonly publicKey: Uint8Array; readonly channel: ChannelStatus; readonly lastTokenHash: Uint8Array | null };
 
+/** A friend's signature over its last move, with the fields it covers, from the signer's side. */
+export interface SignedToken {
+  readonly prefixHash: Uint8Array;
+  readonly randNonce: Uint8Array;
+  readonly newToken: Uint8Array;
+  readonly signer: Uint8Array;
+  readonly receiver: Uint8Array;
+  readonly balances: readonly CurrencyBalance[];
+  readonly inconsistencyCounter: bigint;
+  readonly moveTokenCounter: bigint;
+}
+
 export interface DirectedEdge {
   readonly from: Uint8Array;
   readonly to: Uint8Array;
@@ -190,7 +202,8 @@ export type AppRequestBody =
   | { readonly kind: 'requestClosePayment'; readonly paymentId: Uint8Array }
   | { readonly kind: 'paymentStatus'; readonly paymentId: Uint8Array }
   | { readonly kind: 'ackClosePayment'; readonly paymentId: Uint8Array; readonly ackUid: Uint8Array }
-  | ({ readonly kind: 'requestRoutes' } & RoutesQuery);
+  | ({ readonly kind: 'requestRoutes' } & RoutesQuery)
+  | { readonly kind: 'friendLastToken'; readonly publicKey: Uint8Array };
 
 export type AppRequestKind = AppRequestBody['kind'];
 
@@ -243,7 +256,8 @@ export type NodeToApp =
   | { readonly kind: 'result'; readonly appRequestId: Uint8Array; readonly error: AppError | null }
   | { readonly kind: 'transactionResult'; readonly paymentId: Uint8Array; readonly requestId: Uint8Array; readonly outcome: TransactionOutcome }
   | { readonly kind: 'closePayment'; readonly paymentId: Uint8Array; readonly status: PaymentStatus }
-  | { readonly kind: 'routes'; readonly requestId: Uint8Array; readonly outcome: RoutesOutcome };
+  | { readonly kind: 'routes'; readonly requestId: Uint8Array; readonly outcome: RoutesOutcome }
+  | { readonly kind: 'friendLastToken'; readonly appRequestId: Uint8Array; readonly publicKey: Uint8Array; readonly token: SignedToken };
 
 // ---- decoding -----------------------------------------------------------------------------
 
@@ -408,23 +422,38 @@ class Reader {
     };
   }
 
+  balances(length: number, get: (i: number) => A.CurrencyBalance | null, path: string): CurrencyBalance[] {
+    return this.list(length, path, Infinity, (i, p) => {
+      const b = get(i);
+      check(b !== null, p, 'missing');
+      return {
+        currency: this.currency(b.currency(UTF8), `${p}.currency`),
+        balance: this.i128(b.balance(), `${p}.balance`),
+        localPendingDebt: this.u128(b.localPendingDebt(), `${p}.local_pending_debt`),
+        remotePendingDebt: this.u128(b.remotePendingDebt(), `${p}.remote_pending_debt`),
+      };
+    });
+  }
+
+  signedToken(t: A.SignedToken | null, path: string): SignedToken {
+    check(t !== null, path, 'missing');
+    return {
+      prefixHash: this.hash(t.prefixHash(), `${path}.prefix_hash`),
+      randNonce: this.uid(t.randNonce(), `${path}.rand_nonce`),
+      newToken: this.sig(t.newToken(), `${path}.new_token`),
+      signer: this.key(t.signer(), `${path}.signer`),
+      receiver: this.key(t.receiver(), `${path}.receiver`),
+      balances: this.balances(t.balancesLength(), (i) => t.balances(i), `${path}.balances`),
+      inconsistencyCounter: t.inconsistencyCounter(),
+      moveTokenCounter: t.moveTokenCounter(),
+    };
+  }
+
   channel(type: A.ChannelStatus, get: <T extends Member>(obj: T) => T | null, path: string): ChannelStatus {
     if (type === A.ChannelStatus.ChannelConsistent) {
       const t = get(new A.ChannelConsistent());
       check(t !== null, path, 'missing');
-      return {
-        kind: 'consistent',
-        balances: this.list(t.balancesLength(), `${path}.balances`, Infinity, (i, p) => {
-          const b = t.balances(i);
-          check(b !== null, p, 'missing');
-          return {
-            currency: this.currency(b.currency(UTF8), `${p}.currency`),
-            balance: this.i128(b.balance(), `${p}.balance`),
-            localPendingDebt: this.u128(b.localPendingDebt(), `${p}.local_pending_debt`),
-            remotePendingDebt: this.u128(b.remotePendingDebt(), `${p}.remote_pending_debt`),
-          };
-        }),
-      };
+      return { kind: 'consistent', balances: this.balances(t.balancesLength(), (i) => t.balances(i), `${path}.balances`) };
     }
     check(type === A.ChannelStatus.ChannelInconsistent, path, `unknown channel status ${type}`);
     const t = get(new A.ChannelInconsistent());
@@ -649,6 +678,7 @@ class Reader {
         };
         break;
       }
+      case B.QueryFriendLastToken: value = { kind: 'friendLastToken', publicKey: pk(get(new A.QueryFriendLastToken())) }; break;
       default:
         throw checkFailure(body, `unknown request type ${type}`);
     }
@@ -746,6 +776,15 @@ class Reader {
           outcome = { kind: 'failed', error: this.appError(o.error(), `${path}.error`) };
         }
         return { kind: 'routes', requestId: this.uid(m.requestId(), `${body}.request_id`), outcome };
+      }
+      case B.FriendLastToken: {
+        const m = get(new A.FriendLastToken());
+        return {
+          kind: 'friendLastToken',
+          appRequestId: this.uid(m.appRequestId(), `${body}.app_request_id`),
+          publicKey: this.key(m.publicKey(), `${body}.public_key`),
+          token: this.signedToken(m.token(), `${body}.token`),
+        };
       }
       default:
         throw checkFailure(body, `unknown message type ${type}`);
@@ -889,17 +928,36 @@ function encResetTerms(b: B, t: ResetTerms): Off {
   return A.ResetTerms.endResetTerms(b);
 }
 
+function encBalances(b: B, balances: readonly CurrencyBalance[]): Off {
+  return offsets(b, balances.map((x) => {
+    const currency = createCurrency(b, x.currency);
+    A.CurrencyBalance.startCurrencyBalance(b);
+    A.CurrencyBalance.addCurrency(b, currency);
+    A.CurrencyBalance.addBalance(b, writeI128(b, i128(x.balance)));
+    A.CurrencyBalance.addLocalPendingDebt(b, writeU128(b, u128(x.localPendingDebt)));
+    A.CurrencyBalance.addRemotePendingDebt(b, writeU128(b, u128(x.remotePendingDebt)));
+    return A.CurrencyBalance.endCurrencyBalance(b);
+  }));
+}
+
+function encSignedToken(b: B, t: SignedToken): Off {
+  assert(t.inconsistencyCounter >= 0n && t.inconsistencyCounter <= U64_MAX && t.moveTokenCounter >= 0n && t.moveTokenCounter <= U64_MAX, 'u64 out of range');
+  const balances = encBalances(b, t.balances);
+  A.SignedToken.startSignedToken(b);
+  A.SignedToken.addPrefixHash(b, writeHash32(b, t.prefixHash));
+  A.SignedToken.addRandNonce(b, writeUid(b, t.randNonce));
+  A.SignedToken.addNewToken(b, writeSignature(b, t.newToken));
+  A.SignedToken.addSigner(b, writePublicKey(b, t.signer));
+  A.SignedToken.addReceiver(b, writePublicKey(b, t.receiver));
+  A.SignedToken.addBalances(b, balances);
+  A.SignedToken.addInconsistencyCounter(b, t.inconsistencyCounter);
+  A.SignedToken.addMoveTokenCounter(b, t.moveTokenCounter);
+  return A.SignedToken.endSignedToken(b);
+}
+
 function encChannel(b: B, c: ChannelStatus): { type: A.ChannelStatus; offset: Off } {
   if (c.kind === 'consistent') {
-    const balances = offsets(b, c.balances.map((x) => {
-      const currency = createCurrency(b, x.currency);
-      A.CurrencyBalance.startCurrencyBalance(b);
-      A.CurrencyBalance.addCurrency(b, currency);
-      A.CurrencyBalance.addBalance(b, writeI128(b, i128(x.balance)));
-      A.CurrencyBalance.addLocalPendingDebt(b, writeU128(b, u128(x.localPendingDebt)));
-      A.CurrencyBalance.addRemotePendingDebt(b, writeU128(b, u128(x.remotePendingDebt)));
-      return A.CurrencyBalance.endCurrencyBalance(b);
-    }));
+    const balances = encBalances(b, c.balances);
     return { type: A.ChannelStatus.ChannelConsistent, offset: A.ChannelConsistent.createChannelConsistent(b, balances) };
   }
   const local = encResetTerms(b, c.localTerms);
@@ -1166,6 +1224,7 @@ function encRequestBody(b: B, r: AppRequestBody): { type: A.AppRequestBody; offs
       A.RequestRoutes.addMaxRoutes(b, r.maxRoutes);
       return { type: T.RequestRoutes, offset: A.RequestRoutes.endRequestRoutes(b) };
     }
+    case 'friendLastToken': return { type: T.QueryFriendLastToken, offset: keyOnly(b, r.publicKey) };
   }
 }
 
@@ -1290,6 +1349,14 @@ function encNodeToAppBody(b: B, m: NodeToApp): { type: A.NodeToAppBody; offset: 
       A.RoutesResponse.addOutcomeType(b, outcomeType);
       A.RoutesResponse.addOutcome(b, outcome);
       return { type: T.RoutesResponse, offset: A.RoutesResponse.endRoutesResponse(b) };
+    }
+    case 'friendLastToken': {
+      const token = encSignedToken(b, m.token);
+      A.FriendLastToken.startFriendLastToken(b);
+      A.FriendLastToken.addAppRequestId(b, writeUid(b, m.appRequestId));
+      A.FriendLastToken.addPublicKey(b, writePublicKey(b, m.publicKey));
+      A.FriendLastToken.addToken(b, token);
+      return { type: T.FriendLastToken, offset: A.FriendLastToken.endFriendLastToken(b) };
     }
   }
 }

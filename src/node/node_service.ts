@@ -6,6 +6,7 @@ import type { AppCommand, AppErrorCode as FunderErrorCode, AppMessage, FunderEve
 import { decodeFriendMessage } from '../funder/codec.js';
 import { FunderRuntime } from '../funder/runtime.js';
 import { MAX_RELAYS } from '../funder/constants.js';
+import { idKey } from '../funder/mutual_credit.js';
 import type { FunderState } from '../funder/state.js';
 import { AppErrorCode, FailureReason, type AppError, type AppRequest, type AppRequestBody, type NodeReport } from './app_codec.js';
 import { AppServer, type AppSession } from './app_server.js';
@@ -14,7 +15,7 @@ import { NodeError, NodeErrorCode } from './errors.js';
 import { IndexLink, type IndexClientFactory } from './index_link.js';
 import type { NodeMetrics } from './metrics.js';
 import { NodeDb, funderPath, type IndexServerEntry } from './node_db.js';
-import { buildReport, diffReports } from './report.js';
+import { buildReport, diffReports, friendLastToken } from './report.js';
 
 /**
  * One node: the payment core over the database, friend links through relays, the index link and
@@ -279,9 +280,19 @@ export class NodeService {
       case 'requestRoutes':
         this.requestRoutes(app, message, r);
         return;
+      case 'friendLastToken': {
+        const friend = this.engine.state.friends.get(idKey(r.publicKey));
+        if (friend === undefined) return this.fail(app, message, { code: AppErrorCode.UnknownFriend, message: 'no such friend' });
+        const token = friendLastToken(friend);
+        if (token === null) return this.fail(app, message, { code: AppErrorCode.NoFriendToken, message: 'the friend has not sent a move token yet' });
+        this.appServer.send(app.id, { kind: 'friendLastToken', appRequestId: message.appRequestId, publicKey: friend.publicKey, token });
+        return this.done(app, message);
+      }
       default:
         // The remaining requests are the payment core's commands, field for field.
-        return submit(r satisfies Exclude<AppRequestBody, { kind: 'addRelay' | 'removeRelay' | 'addIndexServer' | 'removeIndexServer' | 'requestRoutes' }> as AppCommand);
+        return submit(r satisfies Exclude<AppRequestBody, {
+          kind: 'addRelay' | 'removeRelay' | 'addIndexServer' | 'removeIndexServer' | 'requestRoutes' | 'friendLastToken';
+        }> as AppCommand);
     }
   }
 

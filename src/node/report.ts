@@ -1,7 +1,7 @@
 import { toBase64Url } from '../common/bytes.js';
 import type { Friend, FunderState } from '../funder/state.js';
 import type { ResetTerms as FunderResetTerms } from '../funder/types.js';
-import type { ChannelStatus, FriendReport, NamedAddress, NodeReport, ReportMutation, ResetTerms } from './app_codec.js';
+import type { ChannelStatus, FriendReport, NamedAddress, NodeReport, ReportMutation, ResetTerms, SignedToken } from './app_codec.js';
 
 /**
  * The node report apps see, built from the payment core's state and the node's own settings, and
@@ -45,6 +45,28 @@ export function friendReport(f: Friend): FriendReport {
     currencyConfigs: [...f.configs].map(([currency, c]) => ({ currency, rate: c.rate, remoteMaxDebt: c.remoteMaxDebt, isOpen: c.isOpen })),
     channel: channelStatus(f),
     lastTokenHash: f.channel.lastIncomingDigest,
+  };
+}
+
+/**
+ * The friend's signature over the last move we accepted, as apps receive it; null before the
+ * first one (and for channels stored before the node kept it).
+ */
+export function friendLastToken(f: Friend): SignedToken | null {
+  const signed = f.channel.lastIncomingSigned ?? null;
+  if (signed === null) return null;
+  const info = signed.info;
+  return {
+    prefixHash: signed.prefixHash,
+    randNonce: signed.randNonce,
+    newToken: signed.newToken,
+    signer: info.localPublicKey,
+    receiver: info.remotePublicKey,
+    balances: info.balances.map((b) => ({
+      currency: b.currency, balance: b.balance, localPendingDebt: b.localPending, remotePendingDebt: b.remotePending,
+    })),
+    inconsistencyCounter: info.inconsistencyCounter,
+    moveTokenCounter: info.moveTokenCounter,
   };
 }
 

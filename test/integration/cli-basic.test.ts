@@ -64,6 +64,15 @@ t.test('two nodes set up with stmgr and stctrl pay an invoice and both see the b
   await net.waitForFriends(buyer, 'balance -50', (fs) => fs[0]?.currencies[0]?.balance?.balance === '-50');
   t.pass('the seller is owed 50 and the buyer owes 50');
 
+  // The seller saves the buyer's last signed token; anyone can check it offline.
+  const token = join(dir, 'node1.token');
+  t.match(await net.ctrl(seller, ['info', 'friend-last-token', '--name', 'node1', '--token', token]), /saved to/);
+  const tokenChecked = await runProgramToEnd('stverify', ['verify-token', '--token', token]);
+  t.equal(tokenChecked.code, 0, tokenChecked.stderr);
+  t.match(tokenChecked.stdout, /^Token is valid!/);
+  t.match(tokenChecked.stdout, `signed by: ${buyer.publicKey}`, 'signed by the buyer');
+  t.match(tokenChecked.stdout, `friend: ${seller.publicKey}`);
+
   // The buyer trusts the seller with nothing, so the seller cannot pay back.
   const back = join(dir, 'back.invoice');
   await net.ctrl(buyer, ['seller', 'create-invoice', '--currency', 'FST', '--amount', '60', '--invoice', back]);

@@ -14,7 +14,7 @@ t.test('every app request kind round-trips', async (t) => {
     t.same(decoded, { ok: true, value: request }, request.body.kind);
     kinds.add(request.body.kind);
   }
-  t.equal(kinds.size, 25, 'all 25 request kinds covered');
+  t.equal(kinds.size, 26, 'all 26 request kinds covered');
 });
 
 t.test('every node-to-app message kind round-trips', async (t) => {
@@ -32,6 +32,7 @@ t.test('requests map to the permission they need', async (t) => {
   t.equal(byKind.paymentStatus, 'buyer');
   t.equal(byKind.addFriend, 'config');
   t.equal(byKind.resetFriendChannel, 'config');
+  t.equal(byKind.friendLastToken, 'config', 'a friend\'s signed token is shown only to apps that may configure the node');
 });
 
 /** Builds an AppRequest around a body built by `body` (for values our encoder refuses to write). */

@@ -74,6 +74,7 @@ export const requestBodies: AppRequestBody[] = [
     kind: 'requestRoutes', requestId: uid(9), currency: 'FST2', amount: 0n, source: key(25), destination: key(26),
     exclude: null, maxHops: 0, maxFee: null, maxRoutes: 0,
   },
+  { kind: 'friendLastToken', publicKey: key(27) },
 ];
 
 export const requests: AppRequest[] = requestBodies.map((body, i) => ({ appRequestId: uid(50 + i), body }));
@@ -135,4 +136,15 @@ export const nodeMessages: NodeToApp[] = [
     },
   },
   { kind: 'routes', requestId: uid(86), outcome: { kind: 'failed', error: { code: AppErrorCode.NoIndexConnection, message: '' } } },
+  {
+    kind: 'friendLastToken', appRequestId: uid(87), publicKey: key(28),
+    token: {
+      prefixHash: hash(30), randNonce: uid(88), newToken: sig(6), signer: key(28), receiver: key(29),
+      balances: consistent.kind === 'consistent' ? consistent.balances : [], inconsistencyCounter: 18446744073709551615n, moveTokenCounter: 0n,
+    },
+  },
+  {
+    kind: 'friendLastToken', appRequestId: uid(89), publicKey: key(30),
+    token: { prefixHash: hash(31), randNonce: uid(90), newToken: sig(7), signer: key(30), receiver: key(31), balances: [], inconsistencyCounter: 0n, moveTokenCounter: 7n },
+  },
 ];

@@ -34,6 +34,7 @@ export { FriendAdded, FriendAddedT } from './app/friend-added.js';
 export { FriendChannelSet, FriendChannelSetT } from './app/friend-channel-set.js';
 export { FriendCurrencyConfigRemoved, FriendCurrencyConfigRemovedT } from './app/friend-currency-config-removed.js';
 export { FriendCurrencyConfigSet, FriendCurrencyConfigSetT } from './app/friend-currency-config-set.js';
+export { FriendLastToken, FriendLastTokenT } from './app/friend-last-token.js';
 export { FriendLivenessSet, FriendLivenessSetT } from './app/friend-liveness-set.js';
 export { FriendNameSet, FriendNameSetT } from './app/friend-name-set.js';
 export { FriendRelaysSet, FriendRelaysSetT } from './app/friend-relays-set.js';
@@ -54,6 +55,7 @@ export { PaymentInProgress, PaymentInProgressT } from './app/payment-in-progress
 export { PaymentNotFound, PaymentNotFoundT } from './app/payment-not-found.js';
 export { PaymentStatus } from './app/payment-status.js';
 export { PaymentSucceeded, PaymentSucceededT } from './app/payment-succeeded.js';
+export { QueryFriendLastToken, QueryFriendLastTokenT } from './app/query-friend-last-token.js';
 export { QueryPayment, QueryPaymentT } from './app/query-payment.js';
 export { Receipt, ReceiptT } from './app/receipt.js';
 export { RelayAdded, RelayAddedT } from './app/relay-added.js';
@@ -81,6 +83,7 @@ export { SetFriendCurrencyMaxDebt, SetFriendCurrencyMaxDebtT } from './app/set-f
 export { SetFriendCurrencyRate, SetFriendCurrencyRateT } from './app/set-friend-currency-rate.js';
 export { SetFriendName, SetFriendNameT } from './app/set-friend-name.js';
 export { SetFriendRelays, SetFriendRelaysT } from './app/set-friend-relays.js';
+export { SignedToken, SignedTokenT } from './app/signed-token.js';
 export { TransactionComplete, TransactionCompleteT } from './app/transaction-complete.js';
 export { TransactionFailure, TransactionFailureT } from './app/transaction-failure.js';
 export { TransactionOutcome } from './app/transaction-outcome.js';

@@ -20,6 +20,11 @@ export enum AppErrorCode {
   BadResetToken = 16,
   FriendNotReady = 17,
   QueueFull = 18,
+
+  /**
+   * The friend has not sent a move token yet.
+   */
+  NoFriendToken = 19,
   UnknownRelay = 20,
   RelayExists = 21,
   RelayLimit = 22,

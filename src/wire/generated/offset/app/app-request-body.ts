@@ -16,6 +16,7 @@ import { CreateTransaction, CreateTransactionT } from './create-transaction.js';
 import { DisableFriend, DisableFriendT } from './disable-friend.js';
 import { EnableFriend, EnableFriendT } from './enable-friend.js';
 import { OpenFriendCurrency, OpenFriendCurrencyT } from './open-friend-currency.js';
+import { QueryFriendLastToken, QueryFriendLastTokenT } from './query-friend-last-token.js';
 import { QueryPayment, QueryPaymentT } from './query-payment.js';
 import { RemoveFriend, RemoveFriendT } from './remove-friend.js';
 import { RemoveFriendCurrency, RemoveFriendCurrencyT } from './remove-friend-currency.js';
@@ -56,13 +57,14 @@ export enum AppRequestBody {
   RequestClosePayment = 22,
   QueryPayment = 23,
   AckClosePayment = 24,
-  RequestRoutes = 25
+  RequestRoutes = 25,
+  QueryFriendLastToken = 26
 }
 
 export function unionToAppRequestBody(
   type: AppRequestBody,
-  accessor: (obj:AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays) => AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays|null
-): AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays|null {
+  accessor: (obj:AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryFriendLastToken|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays) => AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryFriendLastToken|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays|null
+): AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryFriendLastToken|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays|null {
   switch(AppRequestBody[type]) {
     case 'NONE': return null; 
     case 'AddRelay': return accessor(new AddRelay())! as AddRelay;
@@ -90,15 +92,16 @@ export function unionToAppRequestBody(
     case 'QueryPayment': return accessor(new QueryPayment())! as QueryPayment;
     case 'AckClosePayment': return accessor(new AckClosePayment())! as AckClosePayment;
     case 'RequestRoutes': return accessor(new RequestRoutes())! as RequestRoutes;
+    case 'QueryFriendLastToken': return accessor(new QueryFriendLastToken())! as QueryFriendLastToken;
     default: return null;
   }
 }
 
 export function unionListToAppRequestBody(
   type: AppRequestBody, 
-  accessor: (index: number, obj:AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays) => AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays|null, 
+  accessor: (index: number, obj:AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryFriendLastToken|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays) => AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryFriendLastToken|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays|null, 
   index: number
-): AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays|null {
+): AckClosePayment|AddFriend|AddIndexServer|AddInvoice|AddRelay|CancelInvoice|CloseFriendCurrency|CommitInvoice|CreatePayment|CreateTransaction|DisableFriend|EnableFriend|OpenFriendCurrency|QueryFriendLastToken|QueryPayment|RemoveFriend|RemoveFriendCurrency|RemoveIndexServer|RemoveRelay|RequestClosePayment|RequestRoutes|ResetFriendChannel|SetFriendCurrencyMaxDebt|SetFriendCurrencyRate|SetFriendName|SetFriendRelays|null {
   switch(AppRequestBody[type]) {
     case 'NONE': return null; 
     case 'AddRelay': return accessor(index, new AddRelay())! as AddRelay;
@@ -126,6 +129,7 @@ export function unionListToAppRequestBody(
     case 'QueryPayment': return accessor(index, new QueryPayment())! as QueryPayment;
     case 'AckClosePayment': return accessor(index, new AckClosePayment())! as AckClosePayment;
     case 'RequestRoutes': return accessor(index, new RequestRoutes())! as RequestRoutes;
+    case 'QueryFriendLastToken': return accessor(index, new QueryFriendLastToken())! as QueryFriendLastToken;
     default: return null;
   }
 }

@@ -19,6 +19,7 @@ import { CreateTransaction, CreateTransactionT } from './create-transaction.js';
 import { DisableFriend, DisableFriendT } from './disable-friend.js';
 import { EnableFriend, EnableFriendT } from './enable-friend.js';
 import { OpenFriendCurrency, OpenFriendCurrencyT } from './open-friend-currency.js';
+import { QueryFriendLastToken, QueryFriendLastTokenT } from './query-friend-last-token.js';
 import { QueryPayment, QueryPaymentT } from './query-payment.js';
 import { RemoveFriend, RemoveFriendT } from './remove-friend.js';
 import { RemoveFriendCurrency, RemoveFriendCurrencyT } from './remove-friend-currency.js';
@@ -129,7 +130,7 @@ export class AppRequestT implements flatbuffers.IGeneratedObject {
 constructor(
   public appRequestId: UidT|null = null,
   public bodyType: AppRequestBody = AppRequestBody.NONE,
-  public body: AckClosePaymentT|AddFriendT|AddIndexServerT|AddInvoiceT|AddRelayT|CancelInvoiceT|CloseFriendCurrencyT|CommitInvoiceT|CreatePaymentT|CreateTransactionT|DisableFriendT|EnableFriendT|OpenFriendCurrencyT|QueryPaymentT|RemoveFriendCurrencyT|RemoveFriendT|RemoveIndexServerT|RemoveRelayT|RequestClosePaymentT|RequestRoutesT|ResetFriendChannelT|SetFriendCurrencyMaxDebtT|SetFriendCurrencyRateT|SetFriendNameT|SetFriendRelaysT|null = null
+  public body: AckClosePaymentT|AddFriendT|AddIndexServerT|AddInvoiceT|AddRelayT|CancelInvoiceT|CloseFriendCurrencyT|CommitInvoiceT|CreatePaymentT|CreateTransactionT|DisableFriendT|EnableFriendT|OpenFriendCurrencyT|QueryFriendLastTokenT|QueryPaymentT|RemoveFriendCurrencyT|RemoveFriendT|RemoveIndexServerT|RemoveRelayT|RequestClosePaymentT|RequestRoutesT|ResetFriendChannelT|SetFriendCurrencyMaxDebtT|SetFriendCurrencyRateT|SetFriendNameT|SetFriendRelaysT|null = null
 ){}
 
 

@@ -5,6 +5,7 @@
 
 import { AppPermissions, AppPermissionsT } from './app-permissions.js';
 import { ClosePaymentResponse, ClosePaymentResponseT } from './close-payment-response.js';
+import { FriendLastToken, FriendLastTokenT } from './friend-last-token.js';
 import { NodeReport, NodeReportT } from './node-report.js';
 import { ReportMutations, ReportMutationsT } from './report-mutations.js';
 import { RequestResult, RequestResultT } from './request-result.js';
@@ -20,13 +21,14 @@ export enum NodeToAppBody {
   RequestResult = 4,
   TransactionResult = 5,
   ClosePaymentResponse = 6,
-  RoutesResponse = 7
+  RoutesResponse = 7,
+  FriendLastToken = 8
 }
 
 export function unionToNodeToAppBody(
   type: NodeToAppBody,
-  accessor: (obj:AppPermissions|ClosePaymentResponse|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult) => AppPermissions|ClosePaymentResponse|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult|null
-): AppPermissions|ClosePaymentResponse|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult|null {
+  accessor: (obj:AppPermissions|ClosePaymentResponse|FriendLastToken|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult) => AppPermissions|ClosePaymentResponse|FriendLastToken|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult|null
+): AppPermissions|ClosePaymentResponse|FriendLastToken|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult|null {
   switch(NodeToAppBody[type]) {
     case 'NONE': return null; 
     case 'AppPermissions': return accessor(new AppPermissions())! as AppPermissions;
@@ -36,15 +38,16 @@ export function unionToNodeToAppBody(
     case 'TransactionResult': return accessor(new TransactionResult())! as TransactionResult;
     case 'ClosePaymentResponse': return accessor(new ClosePaymentResponse())! as ClosePaymentResponse;
     case 'RoutesResponse': return accessor(new RoutesResponse())! as RoutesResponse;
+    case 'FriendLastToken': return accessor(new FriendLastToken())! as FriendLastToken;
     default: return null;
   }
 }
 
 export function unionListToNodeToAppBody(
   type: NodeToAppBody, 
-  accessor: (index: number, obj:AppPermissions|ClosePaymentResponse|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult) => AppPermissions|ClosePaymentResponse|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult|null, 
+  accessor: (index: number, obj:AppPermissions|ClosePaymentResponse|FriendLastToken|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult) => AppPermissions|ClosePaymentResponse|FriendLastToken|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult|null, 
   index: number
-): AppPermissions|ClosePaymentResponse|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult|null {
+): AppPermissions|ClosePaymentResponse|FriendLastToken|NodeReport|ReportMutations|RequestResult|RoutesResponse|TransactionResult|null {
   switch(NodeToAppBody[type]) {
     case 'NONE': return null; 
     case 'AppPermissions': return accessor(index, new AppPermissions())! as AppPermissions;
@@ -54,6 +57,7 @@ export function unionListToNodeToAppBody(
     case 'TransactionResult': return accessor(index, new TransactionResult())! as TransactionResult;
     case 'ClosePaymentResponse': return accessor(index, new ClosePaymentResponse())! as ClosePaymentResponse;
     case 'RoutesResponse': return accessor(index, new RoutesResponse())! as RoutesResponse;
+    case 'FriendLastToken': return accessor(index, new FriendLastToken())! as FriendLastToken;
     default: return null;
   }
 }

@@ -7,6 +7,7 @@ import * as flatbuffers from 'flatbuffers';
 
 import { AppPermissions, AppPermissionsT } from './app-permissions.js';
 import { ClosePaymentResponse, ClosePaymentResponseT } from './close-payment-response.js';
+import { FriendLastToken, FriendLastTokenT } from './friend-last-token.js';
 import { NodeReport, NodeReportT } from './node-report.js';
 import { NodeToAppBody, unionToNodeToAppBody, unionListToNodeToAppBody } from './node-to-app-body.js';
 import { ReportMutations, ReportMutationsT } from './report-mutations.js';
@@ -104,7 +105,7 @@ unpackTo(_o: NodeToAppT): void {
 export class NodeToAppT implements flatbuffers.IGeneratedObject {
 constructor(
   public bodyType: NodeToAppBody = NodeToAppBody.NONE,
-  public body: AppPermissionsT|ClosePaymentResponseT|NodeReportT|ReportMutationsT|RequestResultT|RoutesResponseT|TransactionResultT|null = null
+  public body: AppPermissionsT|ClosePaymentResponseT|FriendLastTokenT|NodeReportT|ReportMutationsT|RequestResultT|RoutesResponseT|TransactionResultT|null = null
 ){}
 
 
