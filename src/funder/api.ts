@@ -66,15 +66,25 @@ export interface AppError {
   readonly message: string;
 }
 
+/**
+ * Why a transaction was not paid: a CancelReason, and whether this node gave up on it itself
+ * (its first hop was unusable, its deadline passed) or a hop further on cancelled it.
+ */
+export interface FailureCause {
+  readonly reason: number;
+  readonly local: boolean;
+}
+
 export type TransactionOutcome =
   | { readonly kind: 'complete'; readonly commit: Commit }
   | { readonly kind: 'success' }
-  | { readonly kind: 'failure' };
+  | { readonly kind: 'failure'; readonly cause: FailureCause };
 
 export type PaymentStatus =
   | { readonly kind: 'inProgress' }
   | { readonly kind: 'success'; readonly receipt: Receipt; readonly ackUid: Uid }
-  | { readonly kind: 'canceled'; readonly ackUid: Uid }
+  /** `cause`: why its transactions failed (the most telling one), or null when none was sent. */
+  | { readonly kind: 'canceled'; readonly ackUid: Uid; readonly cause: FailureCause | null }
   | { readonly kind: 'notFound' };
 
 export type AppMessage =

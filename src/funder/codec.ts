@@ -74,7 +74,7 @@ function readOp(t: FlatTable): CurrencyOp {
       };
       break;
     case OpType.CancelSendFunds:
-      op = { kind: 'cancel', requestId };
+      op = { kind: 'cancel', requestId, reason: body.u8(1) };
       break;
     case OpType.CollectSendFunds:
       op = { kind: 'collect', requestId, srcPlainLock: bytes(body, 1, 32, 'src lock'), destPlainLock: bytes(body, 2, 32, 'dest lock') };
@@ -197,11 +197,17 @@ function writeOp(b: flatbuffers.Builder, item: CurrencyOp): number {
       type = OpType.CollectSendFunds;
       break;
     case 'cancel':
+      b.startObject(2);
+      b.addFieldStruct(0, fixed(b, op.requestId, 16), 0);
+      b.addFieldInt8(1, op.reason ?? 0, 0);
+      body = b.endObject();
+      type = OpType.CancelSendFunds;
+      break;
     case 'expire':
       b.startObject(1);
       b.addFieldStruct(0, fixed(b, op.requestId, 16), 0);
       body = b.endObject();
-      type = op.kind === 'cancel' ? OpType.CancelSendFunds : OpType.ExpireSendFunds;
+      type = OpType.ExpireSendFunds;
       break;
   }
   b.startObject(3);

@@ -7,7 +7,7 @@ import {
 } from './constants.js';
 import {
   emptyChangeSet, type AppCommand, type AppError, type AppErrorCode, type AppMessage, type ChangeSet, type Effect,
-  type FunderEvent, type FunderOutput, type PaymentStatus, type PeerFault, type TransactionOutcome,
+  type FailureCause, type FunderEvent, type FunderOutput, type PaymentStatus, type PeerFault, type TransactionOutcome,
 } from './api.js';
 import { frozenAmount, idKey, newMutualCredit, withinTrust, type MutualCredit } from './mutual_credit.js';
 import {
@@ -21,9 +21,9 @@ import {
   beginMove, checkMoveShape, compareCurrencies, finishMove, isValidCurrency, receiveMove, tokenInfo, tryAddOp,
   type TokenChannel,
 } from './token_channel.js';
-import type {
-  Commit, Currency, CurrencyOp, FriendMessage, FriendTcOp, MoveToken, PublicKey, RelayAddress, RequestOp, ResetTerms, ResponseOp,
-  Uid,
+import {
+  CancelReason, type Commit, type Currency, type CurrencyOp, type FriendMessage, type FriendTcOp, type MoveToken, type PublicKey,
+  type RelayAddress, type RequestOp, type ResetTerms, type ResponseOp, type Uid,
 } from './types.js';
 
 /**
@@ -92,7 +92,7 @@ export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent
       if (friend !== undefined && friend.online) {
         friend.online = false;
         friend.remoteWantsToken = false;
-        failQueuedRequests(ctx, friend);
+        failQueuedRequests(ctx, friend, CancelReason.HopUnavailable);
       }
       break;
     }
@@ -170,7 +170,9 @@ function flush(ctx: Ctx, friend: Friend): void {
       queue.shift();
       ctx.dequeued(friend, item);
       if (err === null) sent.push(item);
-      else if (isRequest) failRequest(ctx, item.op.requestId, 'queued request no longer applies');
+      else if (isRequest) {
+        failRequest(ctx, item.op.requestId, err === 'ERR_TC_NO_CURRENCY' ? CancelReason.NoRoute : CancelReason.InsufficientCapacity);
+      }
     }
   };
   fill(friend.backwards, false);
@@ -206,7 +208,7 @@ function afterSent(ctx: Ctx, friend: Friend, item: QueuedOp): void {
   if (op.kind === 'expire') {
     // Withdrawn in-channel: the friend can no longer answer, so the origin is released.
     deleteDeadline(ctx, rk);
-    releaseUpstream(ctx, op.requestId, 'request expired');
+    releaseUpstream(ctx, op.requestId, { reason: CancelReason.Expired, local: true });
   } else if (op.kind === 'cancel' || op.kind === 'collect') {
     const dk = downstreamKey(friend.key, item.currency, rk);
     if (ctx.state.downstream.delete(dk)) ctx.changes.downstream.add(dk);
@@ -287,7 +289,7 @@ function processAppliedOps(ctx: Ctx, friend: Friend, ops: readonly CurrencyOp[])
         const maxDebt = friend.configs.get(currency)?.remoteMaxDebt ?? 0n;
         const pending = running.get(currency)! + frozenAmount(op);
         if (mc.balance + pending > maxDebt) {
-          queueBackwards(ctx, friend, currency, { kind: 'cancel', requestId: op.requestId });
+          queueBackwards(ctx, friend, currency, { kind: 'cancel', requestId: op.requestId, reason: CancelReason.InsufficientCapacity });
           break;
         }
         running.set(currency, pending);
@@ -301,7 +303,7 @@ function processAppliedOps(ctx: Ctx, friend: Friend, ops: readonly CurrencyOp[])
       case 'cancel':
         ctx.tx(friend.key, currency, 'L', rk);
         deleteDeadline(ctx, rk);
-        releaseUpstream(ctx, op.requestId, 'cancelled downstream');
+        releaseUpstream(ctx, op.requestId, { reason: op.reason ?? CancelReason.Unspecified, local: false });
         break;
       case 'collect': {
         ctx.tx(friend.key, currency, 'L', rk);
@@ -323,30 +325,55 @@ function queueBackwards(ctx: Ctx, friend: Friend, currency: Currency, op: Queued
 }
 
 function canCarry(friend: Friend, currency: Currency): boolean {
-  return friend.enabled && friend.online && friend.inconsistency === null && friend.channel.mutualCredits.has(currency);
+  return whyCannotCarry(friend, currency) === null;
+}
+
+/** Why a request cannot go to this friend in this currency now; null when it can. */
+function whyCannotCarry(friend: Friend, currency: Currency): number | null {
+  if (!friend.enabled) return CancelReason.FriendDisabled;
+  if (!friend.online) return CancelReason.HopUnavailable;
+  if (friend.inconsistency !== null) return CancelReason.ChannelInconsistent;
+  if (!friend.channel.mutualCredits.has(currency)) return CancelReason.NoRoute;
+  return null;
 }
 
 function onIncomingRequest(ctx: Ctx, from: Friend, currency: Currency, op: RequestOp): void {
   const rk = idKey(op.requestId);
-  const cancel = (): void => queueBackwards(ctx, from, currency, { kind: 'cancel', requestId: op.requestId });
+  const cancel = (reason: number): void => queueBackwards(ctx, from, currency, { kind: 'cancel', requestId: op.requestId, reason });
   if (op.route.length === 0) {
-    acceptAtDestination(ctx, from, currency, op, cancel);
+    acceptAtDestination(ctx, from, currency, op, () => cancel(CancelReason.InvoiceRefused));
     return;
   }
   const inCfg = from.configs.get(currency);
   const next = ctx.state.friends.get(idKey(op.route[0]));
   const outCfg = next?.configs.get(currency);
-  if (inCfg === undefined || !inCfg.isOpen || next === undefined || outCfg === undefined || !outCfg.isOpen || !canCarry(next, currency)) {
-    cancel();
+  if (next === undefined || outCfg === undefined) {
+    cancel(CancelReason.NoRoute);
+    return;
+  }
+  if (inCfg === undefined || !inCfg.isOpen || !outCfg.isOpen) {
+    cancel(CancelReason.CurrencyClosed);
+    return;
+  }
+  const unusable = whyCannotCarry(next, currency);
+  if (unusable !== null) {
+    cancel(unusable);
     return;
   }
   const fee = calcFee(inCfg.rate, op.destPayment);
+  if (fee === null || fee > op.leftFees) {
+    cancel(CancelReason.FeeTooLow);
+    return;
+  }
   const ttlMs = op.ttlMs - HOP_TTL_MARGIN_MS;
+  if (ttlMs < HOP_TTL_MARGIN_MS) {
+    cancel(CancelReason.Expired);
+    return;
+  }
   // A request id is forwarded at most once, whoever sends it: a second copy would make the next
   // hop reject our whole move.
-  if (fee === null || fee > op.leftFees || ctx.state.upstream.has(rk) || ttlMs < HOP_TTL_MARGIN_MS
-    || next.requests.length >= MAX_QUEUED_REQUESTS) {
-    cancel();
+  if (ctx.state.upstream.has(rk) || next.requests.length >= MAX_QUEUED_REQUESTS) {
+    cancel(CancelReason.Busy);
     return;
   }
   const forwarded: RequestOp = { ...op, route: op.route.slice(1), leftFees: op.leftFees - fee, ttlMs };
@@ -517,7 +544,7 @@ function deleteDeadline(ctx: Ctx, rk: string): void {
  * A request we sent (or queued) will never be paid: tell whoever sent it to us, or the buyer.
  * Called only once nobody downstream can still answer it.
  */
-function releaseUpstream(ctx: Ctx, requestId: Uid, _why: string): void {
+function releaseUpstream(ctx: Ctx, requestId: Uid, cause: FailureCause): void {
   const rk = idKey(requestId);
   const up = ctx.state.upstream.get(rk);
   if (up === undefined) return;
@@ -526,36 +553,38 @@ function releaseUpstream(ctx: Ctx, requestId: Uid, _why: string): void {
   if (up.kind === 'friend') {
     const origin = ctx.state.friends.get(up.friendKey);
     if (origin !== undefined && origin.inconsistency === null) {
-      queueBackwards(ctx, origin, up.currency, { kind: 'cancel', requestId });
+      queueBackwards(ctx, origin, up.currency, { kind: 'cancel', requestId, reason: cause.reason });
     }
   } else if (up.kind === 'payment') {
-    failPaymentTx(ctx, up.paymentKey, requestId);
+    failPaymentTx(ctx, up.paymentKey, requestId, cause);
   }
 }
 
-function failRequest(ctx: Ctx, requestId: Uid, why: string): void {
+/** This node gives up on a request it sent or queued, for `reason`. */
+function failRequest(ctx: Ctx, requestId: Uid, reason: number): void {
   deleteDeadline(ctx, idKey(requestId));
-  releaseUpstream(ctx, requestId, why);
+  releaseUpstream(ctx, requestId, { reason, local: true });
 }
 
-function failPaymentTx(ctx: Ctx, paymentKey: string, requestId: Uid): void {
+function failPaymentTx(ctx: Ctx, paymentKey: string, requestId: Uid, cause: FailureCause): void {
   const payment = ctx.state.payments.get(paymentKey);
   const ptx = payment?.txs.get(idKey(requestId));
   if (payment === undefined || ptx === undefined || ptx.status === 'failed') return;
   ptx.status = 'failed';
+  ptx.failure = cause;
   ctx.changes.payments.add(paymentKey);
-  ctx.toApp(payment.appId, { kind: 'transactionResult', paymentId: payment.paymentId, requestId, outcome: { kind: 'failure' } });
+  ctx.toApp(payment.appId, { kind: 'transactionResult', paymentId: payment.paymentId, requestId, outcome: { kind: 'failure', cause } });
   settlePayment(ctx, payment);
 }
 
-function failQueuedRequests(ctx: Ctx, friend: Friend): void {
+function failQueuedRequests(ctx: Ctx, friend: Friend, reason: number): void {
   const queued = [...friend.requests, ...friend.userRequests];
   if (queued.length === 0) return;
   for (const item of queued) ctx.dequeued(friend, item);
   friend.requests = [];
   friend.userRequests = [];
   ctx.changes.friends.add(friend.key);
-  for (const item of queued) failRequest(ctx, item.op.requestId, 'next hop unavailable');
+  for (const item of queued) failRequest(ctx, item.op.requestId, reason);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,8 +594,18 @@ function paymentStatus(payment: Payment | undefined): PaymentStatus {
   if (payment === undefined) return { kind: 'notFound' };
   if (payment.receipt !== null) return { kind: 'success', receipt: payment.receipt, ackUid: payment.ackUid };
   const open = [...payment.txs.values()].some((tx) => tx.status === 'pending' || tx.status === 'responded');
-  if (payment.closing && !open) return { kind: 'canceled', ackUid: payment.ackUid };
+  if (payment.closing && !open) return { kind: 'canceled', ackUid: payment.ackUid, cause: paymentFailure(payment) };
   return { kind: 'inProgress' };
+}
+
+/** The most telling cause among a payment's failed transactions: a stated reason beats an unstated one. */
+function paymentFailure(payment: Payment): FailureCause | null {
+  let best: FailureCause | null = null;
+  for (const tx of payment.txs.values()) {
+    const cause = tx.failure ?? null;
+    if (cause !== null && (best === null || (best.reason === CancelReason.Unspecified && cause.reason !== CancelReason.Unspecified))) best = cause;
+  }
+  return best;
 }
 
 function settlePayment(ctx: Ctx, payment: Payment): void {
@@ -602,7 +641,7 @@ function onTick(ctx: Ctx): void {
     const queued = removeQueuedRequest(ctx, friend, rk);
     if (queued !== null) {
       ctx.changes.friends.add(friend.key);
-      failRequest(ctx, queued.op.requestId, 'deadline passed in queue');
+      failRequest(ctx, queued.op.requestId, CancelReason.Expired);
       continue;
     }
     const tx = friend.channel.mutualCredits.get(deadline.currency)?.local.get(rk);
@@ -638,11 +677,11 @@ function enterInconsistent(ctx: Ctx, friend: Friend, remoteTerms: ResetTerms | n
   friend.inconsistency = { localTerms: makeTerms(ctx, friend), remoteTerms };
   for (const item of friend.backwards) ctx.dequeued(friend, item);
   friend.backwards = [];
-  failQueuedRequests(ctx, friend);
+  failQueuedRequests(ctx, friend, CancelReason.ChannelInconsistent);
   for (const [currency, mc] of friend.channel.mutualCredits) {
     for (const [rk, tx] of mc.local) {
       deleteDeadline(ctx, rk);
-      releaseUpstream(ctx, tx.request.requestId, 'channel inconsistent');
+      releaseUpstream(ctx, tx.request.requestId, { reason: CancelReason.ChannelInconsistent, local: true });
     }
     for (const rk of mc.remote.keys()) orphanDownstream(ctx, friend, currency, rk);
   }
@@ -876,7 +915,7 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
       const friend = friendOf(ctx, c.publicKey);
       if (isError(friend)) return friend;
       friend.enabled = c.kind === 'enableFriend';
-      if (!friend.enabled) failQueuedRequests(ctx, friend);
+      if (!friend.enabled) failQueuedRequests(ctx, friend, CancelReason.FriendDisabled);
       else ctx.wake.add(friend.key);
       ctx.changes.friends.add(friend.key);
       return null;
@@ -921,7 +960,7 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
         friend.requests = keep;
         for (const item of drop) {
           ctx.dequeued(friend, item);
-          failRequest(ctx, item.op.requestId, 'currency closed');
+          failRequest(ctx, item.op.requestId, CancelReason.CurrencyClosed);
         }
       } else if (c.kind === 'setMaxDebt') cfg.remoteMaxDebt = c.remoteMaxDebt;
       else cfg.rate = { mul: c.rate.mul, add: c.rate.add };
@@ -965,7 +1004,7 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
       // Only the seller may cancel after responding; this is that seller.
       for (const [rk, tx] of invoice.txs) {
         const friend = s.friends.get(tx.friendKey);
-        if (friend !== undefined) queueBackwards(ctx, friend, tx.currency, { kind: 'cancel', requestId: tx.requestId });
+        if (friend !== undefined) queueBackwards(ctx, friend, tx.currency, { kind: 'cancel', requestId: tx.requestId, reason: CancelReason.SellerCanceled });
         void rk;
       }
       s.invoices.delete(key);
@@ -1122,14 +1161,14 @@ function commitMatchesInvoice(_ctx: Ctx, invoice: OpenInvoice, commit: Commit): 
 }
 
 function removeFriend(ctx: Ctx, friend: Friend): void {
-  failQueuedRequests(ctx, friend);
+  failQueuedRequests(ctx, friend, CancelReason.FriendRemoved);
   for (const item of friend.backwards) ctx.dequeued(friend, item);
   friend.backwards = [];
   for (const [currency, mc] of friend.channel.mutualCredits) {
     for (const [rk, tx] of mc.local) {
       ctx.tx(friend.key, currency, 'L', rk);
       deleteDeadline(ctx, rk);
-      releaseUpstream(ctx, tx.request.requestId, 'friend removed');
+      releaseUpstream(ctx, tx.request.requestId, { reason: CancelReason.FriendRemoved, local: true });
     }
     for (const rk of mc.remote.keys()) {
       ctx.tx(friend.key, currency, 'R', rk);

@@ -47,7 +47,7 @@ function writeOp(w: CanonicalWriter, item: CurrencyOp): void {
       w.fixed(op.randNonce, 16).fixed(op.signature, 64);
       break;
     case 'cancel':
-      w.u8(2).fixed(op.requestId, 16);
+      w.u8(2).fixed(op.requestId, 16).u8(op.reason ?? 0);
       break;
     case 'collect':
       w.u8(3).fixed(op.requestId, 16).fixed(op.srcPlainLock, 32).fixed(op.destPlainLock, 32);

@@ -1,4 +1,5 @@
 import type { Rate } from '../common/rate.js';
+import type { FailureCause } from './api.js';
 import { idKey } from './mutual_credit.js';
 import { newTokenChannel, type TokenChannel } from './token_channel.js';
 import type {
@@ -102,6 +103,8 @@ export interface PaymentTx {
   readonly fees: bigint;
   status: PaymentTxStatus;
   response: ResponseOp | null;
+  /** Why it failed, once it did (absent in records written before causes were kept). */
+  failure?: FailureCause | null;
 }
 
 export interface Payment {

@@ -1,4 +1,7 @@
 import type { Rate } from '../common/rate.js';
+import { CancelReason } from '../wire/generated/offset/funder/cancel-reason.js';
+
+export { CancelReason };
 
 /** Plain values exchanged between friends and with apps. Byte fields are fixed-size Uint8Arrays. */
 
@@ -40,6 +43,11 @@ export interface ResponseOp {
 export interface CancelOp {
   readonly kind: 'cancel';
   readonly requestId: Uid;
+  /**
+   * A CancelReason as the hop that gave up saw it, kept as the byte received (a newer peer's
+   * value we do not know is still signed over and passed on unchanged). Absent in older records.
+   */
+  readonly reason?: number;
 }
 
 /** Sent by the receiver of a request once the buyer's commit revealed the source lock. */

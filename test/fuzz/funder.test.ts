@@ -18,6 +18,7 @@ const samples: FriendMessage[] = [
       { currency: 'FST', op: { kind: 'request', requestId: bytes(16, 5), srcHashedLock: bytes(32, 6), route: [key(), key()], destPayment: 10n, totalDestPayment: 12n, invoiceId: bytes(32, 7), leftFees: (1n << 100n), ttlMs: 60_000 } },
       { currency: 'FST', op: { kind: 'response', requestId: bytes(16, 8), destHashedLock: bytes(32, 9), isComplete: true, randNonce: bytes(16, 10), signature: bytes(64, 11) } },
       { currency: 'ÉUR', op: { kind: 'cancel', requestId: bytes(16, 12) } },
+      { currency: 'ÉUR', op: { kind: 'cancel', requestId: bytes(16, 19), reason: 4 } },
       { currency: 'X', op: { kind: 'collect', requestId: bytes(16, 13), srcPlainLock: bytes(32, 14), destPlainLock: bytes(32, 15) } },
       { currency: 'X', op: { kind: 'expire', requestId: bytes(16, 16) } },
     ], { relays: [{ publicKey: key(), address: 'relay.example:4000' }], activeCurrencies: ['FST', 'X', 'ÉUR'] }),

@@ -3,6 +3,7 @@
 
 /* eslint-disable @typescript-eslint/no-unused-vars, @typescript-eslint/no-explicit-any, @typescript-eslint/no-non-null-assertion */
 
+export { CancelReason } from './funder/cancel-reason.js';
 export { CancelSendFunds, CancelSendFundsT } from './funder/cancel-send-funds.js';
 export { CollectSendFunds, CollectSendFundsT } from './funder/collect-send-funds.js';
 export { CurrencyBalance, CurrencyBalanceT } from './funder/currency-balance.js';

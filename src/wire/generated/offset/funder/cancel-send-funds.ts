@@ -6,6 +6,7 @@
 import * as flatbuffers from 'flatbuffers';
 
 import { Uid, UidT } from '../common/uid.js';
+import { CancelReason } from './cancel-reason.js';
 
 
 /**
@@ -34,12 +35,21 @@ requestId(obj?:Uid):Uid|null {
   return offset ? (obj || new Uid()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+reason():CancelReason {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : CancelReason.Unspecified;
+}
+
 static startCancelSendFunds(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(2);
 }
 
 static addRequestId(builder:flatbuffers.Builder, requestIdOffset:flatbuffers.Offset) {
   builder.addFieldStruct(0, requestIdOffset, 0);
+}
+
+static addReason(builder:flatbuffers.Builder, reason:CancelReason) {
+  builder.addFieldInt8(1, reason, CancelReason.Unspecified);
 }
 
 static endCancelSendFunds(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -47,33 +57,38 @@ static endCancelSendFunds(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createCancelSendFunds(builder:flatbuffers.Builder, requestIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createCancelSendFunds(builder:flatbuffers.Builder, requestIdOffset:flatbuffers.Offset, reason:CancelReason):flatbuffers.Offset {
   CancelSendFunds.startCancelSendFunds(builder);
   CancelSendFunds.addRequestId(builder, requestIdOffset);
+  CancelSendFunds.addReason(builder, reason);
   return CancelSendFunds.endCancelSendFunds(builder);
 }
 
 unpack(): CancelSendFundsT {
   return new CancelSendFundsT(
-    (this.requestId() !== null ? this.requestId()!.unpack() : null)
+    (this.requestId() !== null ? this.requestId()!.unpack() : null),
+    this.reason()
   );
 }
 
 
 unpackTo(_o: CancelSendFundsT): void {
   _o.requestId = (this.requestId() !== null ? this.requestId()!.unpack() : null);
+  _o.reason = this.reason();
 }
 }
 
 export class CancelSendFundsT implements flatbuffers.IGeneratedObject {
 constructor(
-  public requestId: UidT|null = null
+  public requestId: UidT|null = null,
+  public reason: CancelReason = CancelReason.Unspecified
 ){}
 
 
 pack(builder:flatbuffers.Builder): flatbuffers.Offset {
   return CancelSendFunds.createCancelSendFunds(builder,
-    (this.requestId !== null ? this.requestId!.pack(builder) : 0)
+    (this.requestId !== null ? this.requestId!.pack(builder) : 0),
+    this.reason
   );
 }
 }
