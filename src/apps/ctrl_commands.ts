@@ -14,8 +14,8 @@ import { verifyCommit } from '../funder/receipt.js';
 import type { Commit } from '../funder/types.js';
 import type { AppPermissions, FriendReport, NamedAddress, NodeReport } from '../node/app_codec.js';
 import { AppClient, newUid, type Answer } from './app_client.js';
-import { friendBalance } from './node_report.js';
-import { FailureReason } from '../wire/generated/offset/app/failure-reason.js';
+import { failureCodeName, failureText, friendBalance, mostTelling } from './node_report.js';
+import type { Failure } from '../node/app_codec.js';
 import { planPayment, totalLimit } from './multi_route.js';
 
 /**
@@ -365,15 +365,6 @@ type RoutesAnswer = Extract<Answer, { kind: 'routes' }>;
 type TxAnswer = Extract<Answer, { kind: 'transactionResult' }>;
 type StatusAnswer = Extract<Answer, { kind: 'closePayment' }>;
 
-function failureText(reason: FailureReason): string {
-  switch (reason) {
-    case FailureReason.Canceled: return 'a hop or the seller canceled it';
-    case FailureReason.Expired: return 'no answer before its deadline';
-    case FailureReason.Refused: return 'this node refused to send it';
-    default: return `reason ${reason}`;
-  }
-}
-
 export async function buyerPayInvoice(
   ctx: CommandContext, invoicePath: string, paymentPath: string, commitPath: string, maxFeesText: string | undefined,
 ): Promise<CommandOutput> {
@@ -438,16 +429,18 @@ export async function buyerPayInvoice(
   }
   const outcomes = await Promise.all(results);
   const commit: Commit | null = outcomes.reduce<Commit | null>((found, r) => (r.outcome.kind === 'complete' ? r.outcome.commit : found), null);
-  const failure = outcomes.find((r) => r.outcome.kind === 'failure')?.outcome;
-  const failed = refused !== null || failure !== undefined;
+  const failure = mostTelling(outcomes.flatMap((r) => (r.outcome.kind === 'failure' ? [r.outcome] : [])));
+  const failed = refused !== null || failure !== null;
   const routesText = plan.transactions.map((tx) => `${tx.destPayment} over ${tx.route.length - 2} forwarder${tx.route.length === 3 ? '' : 's'} (fee ${tx.fee})`);
   if (commit === null || failed) {
     // Stop the payment so its other transactions cannot complete it later; the node cancels or settles.
     await client.request({ kind: 'requestClosePayment', paymentId }, ctx.timeoutMs).catch(() => {});
     const why = refused !== null ? (refused as Error).message
-      : failure?.kind === 'failure' ? `a route failed (${failureText(failure.reason)}${failure.message === '' ? '' : `: ${failure.message}`})`
+      : failure !== null ? `a route failed: ${failureText(failure)}`
         : 'no transaction completed the invoice';
-    throw new CtrlError(CtrlErrorCode.PaymentFailed, `payment failed: ${why}; see payment-status --payment ${paymentPath}`);
+    // A failed route names its reason in the error's code, so scripts can tell them apart.
+    const code = refused === null && failure !== null ? failureCodeName(failure.reason) : CtrlErrorCode.PaymentFailed;
+    throw new CtrlError(code, `payment failed: ${why}; see payment-status --payment ${paymentPath}`);
   }
   writeCommitFile(commitPath, commit);
   return {
@@ -464,6 +457,15 @@ export async function buyerPayInvoice(
   };
 }
 
+function canceledText(failure: Failure | null): string {
+  return failure === null ? 'no transaction was sent' : failureText(failure);
+}
+
+function failureJson(failure: Failure | null): Record<string, unknown> {
+  if (failure === null) return { reason: null };
+  return { reason: failureCodeName(failure.reason), message: failure.message, atThisNode: failure.atThisNode };
+}
+
 export async function buyerPaymentStatus(ctx: CommandContext, paymentPath: string, receiptPath: string | undefined): Promise<CommandOutput> {
   const payment = readPaymentFile(paymentPath);
   if (receiptPath !== undefined) refuseExisting(receiptPath);
@@ -474,8 +476,14 @@ export async function buyerPaymentStatus(ctx: CommandContext, paymentPath: strin
     answer.catch(() => {});
     await client.request({ kind: 'paymentStatus', paymentId: payment.paymentId }, ctx.timeoutMs);
     const { status } = await answer;
-    const text = { inProgress: 'Payment in progress.', success: 'Payment succeeded.', canceled: 'Payment was canceled.', notFound: 'Payment could not be found.' }[status.kind];
     if (status.kind === 'notFound') throw new CtrlError(CtrlErrorCode.PaymentNotFound, 'payment could not be found on the node');
+    if (status.kind === 'canceled') {
+      return {
+        human: [`Payment was canceled: ${canceledText(status.failure)}.`],
+        json: { status: status.kind, ...failureJson(status.failure) },
+      };
+    }
+    const text = { inProgress: 'Payment in progress.', success: 'Payment succeeded.' }[status.kind];
     return { human: [text], json: { status: status.kind } };
   }
   // Closing stops new transactions; the node answers once every transaction is resolved.
@@ -495,7 +503,8 @@ export async function buyerPaymentStatus(ctx: CommandContext, paymentPath: strin
     case 'canceled':
       await client.request({ kind: 'ackClosePayment', paymentId: payment.paymentId, ackUid: status.ackUid }, ctx.timeoutMs);
       unlinkSync(paymentPath);
-      throw new CtrlError(CtrlErrorCode.PaymentCanceled, `payment was canceled; nothing was paid and ${paymentPath} was removed`);
+      throw new CtrlError(CtrlErrorCode.PaymentCanceled,
+        `payment was canceled: ${canceledText(status.failure)}; nothing was paid and ${paymentPath} was removed`);
     case 'notFound':
       throw new CtrlError(CtrlErrorCode.PaymentNotFound, 'payment could not be found on the node');
     case 'inProgress':

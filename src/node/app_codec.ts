@@ -226,16 +226,24 @@ export function requiredPermission(kind: AppRequestKind): keyof AppPermissions {
   }
 }
 
+/** Why a transaction was not paid; `atThisNode`: the node gave up itself rather than a hop further on. */
+export interface Failure {
+  readonly reason: A.FailureReason;
+  readonly message: string;
+  readonly atThisNode: boolean;
+}
+
 export type TransactionOutcome =
   | { readonly kind: 'complete'; readonly commit: Commit }
   | { readonly kind: 'success' }
-  | { readonly kind: 'failure'; readonly reason: A.FailureReason; readonly message: string };
+  | ({ readonly kind: 'failure' } & Failure);
 
 export type PaymentStatus =
   | { readonly kind: 'notFound' }
   | { readonly kind: 'inProgress' }
   | { readonly kind: 'success'; readonly receipt: Receipt; readonly ackUid: Uint8Array }
-  | { readonly kind: 'canceled'; readonly ackUid: Uint8Array };
+  /** `failure`: the most telling reason among its transactions; null when none was sent. */
+  | { readonly kind: 'canceled'; readonly ackUid: Uint8Array; readonly failure: Failure | null };
 
 export interface Route {
   readonly nodes: readonly Uint8Array[];
@@ -463,6 +471,15 @@ class Reader {
       kind: 'inconsistent',
       localTerms: this.resetTerms(t.localTerms(), `${path}.local_terms`),
       remoteTerms: remote === null ? null : this.resetTerms(remote, `${path}.remote_terms`),
+    };
+  }
+
+  failure(reason: number, message: string | Uint8Array | null, atThisNode: boolean, path: string): Failure {
+    // A reason from a newer node that this app does not know yet still fails the transaction.
+    return {
+      reason: failureReasons.has(reason) ? reason : A.FailureReason.Canceled,
+      message: message === null ? '' : this.text(message, `${path}.message`, MESSAGE_BYTES_MAX),
+      atThisNode,
     };
   }
 
@@ -727,10 +744,7 @@ class Reader {
           check(outcomeType === O.TransactionFailure, path, `unknown outcome ${outcomeType}`);
           const o = m.outcome(new A.TransactionFailure()) as A.TransactionFailure | null;
           check(o !== null, path, 'missing');
-          const reason = o.reason();
-          check(failureReasons.has(reason), `${path}.reason`, `unknown failure reason ${reason}`);
-          const message = o.message(UTF8);
-          outcome = { kind: 'failure', reason, message: message === null ? '' : this.text(message, `${path}.message`, MESSAGE_BYTES_MAX) };
+          outcome = { kind: 'failure', ...this.failure(o.reason(), o.message(UTF8), o.atThisNode(), path) };
         }
         return { kind: 'transactionResult', paymentId: this.uid(m.paymentId(), `${body}.payment_id`), requestId: this.uid(m.requestId(), `${body}.request_id`), outcome };
       }
@@ -750,7 +764,11 @@ class Reader {
           check(statusType === S.PaymentCanceled, path, `unknown payment status ${statusType}`);
           const s = m.status(new A.PaymentCanceled()) as A.PaymentCanceled | null;
           check(s !== null, path, 'missing');
-          status = { kind: 'canceled', ackUid: this.uid(s.ackUid(), `${path}.ack_uid`) };
+          const message = s.message(UTF8);
+          status = {
+            kind: 'canceled', ackUid: this.uid(s.ackUid(), `${path}.ack_uid`),
+            failure: message === null ? null : this.failure(s.reason(), message, s.atThisNode(), path),
+          };
         }
         return { kind: 'closePayment', paymentId: this.uid(m.paymentId(), `${body}.payment_id`), status };
       }
@@ -1278,6 +1296,7 @@ function encNodeToAppBody(b: B, m: NodeToApp): { type: A.NodeToAppBody; offset: 
         A.TransactionFailure.startTransactionFailure(b);
         A.TransactionFailure.addReason(b, o.reason);
         A.TransactionFailure.addMessage(b, message);
+        A.TransactionFailure.addAtThisNode(b, o.atThisNode);
         outcome = A.TransactionFailure.endTransactionFailure(b);
       }
       A.TransactionResult.startTransactionResult(b);
@@ -1309,8 +1328,14 @@ function encNodeToAppBody(b: B, m: NodeToApp): { type: A.NodeToAppBody; offset: 
         status = A.PaymentSucceeded.endPaymentSucceeded(b);
       } else {
         statusType = S.PaymentCanceled;
+        const message = s.failure === null ? 0 : text(b, s.failure.message, MESSAGE_BYTES_MAX);
         A.PaymentCanceled.startPaymentCanceled(b);
         A.PaymentCanceled.addAckUid(b, writeUid(b, s.ackUid));
+        if (s.failure !== null) {
+          A.PaymentCanceled.addReason(b, s.failure.reason);
+          A.PaymentCanceled.addMessage(b, message);
+          A.PaymentCanceled.addAtThisNode(b, s.failure.atThisNode);
+        }
         status = A.PaymentCanceled.endPaymentCanceled(b);
       }
       A.ClosePaymentResponse.startClosePaymentResponse(b);

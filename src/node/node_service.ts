@@ -8,13 +8,14 @@ import { FunderRuntime } from '../funder/runtime.js';
 import { MAX_RELAYS } from '../funder/constants.js';
 import { idKey } from '../funder/mutual_credit.js';
 import type { FunderState } from '../funder/state.js';
-import { AppErrorCode, FailureReason, type AppError, type AppRequest, type AppRequestBody, type NodeReport } from './app_codec.js';
+import { AppErrorCode, type AppError, type AppRequest, type AppRequestBody, type NodeReport } from './app_codec.js';
 import { AppServer, type AppSession } from './app_server.js';
 import { Channeler, type RelayNetwork } from './channeler.js';
 import { NodeError, NodeErrorCode } from './errors.js';
 import { IndexLink, type IndexClientFactory } from './index_link.js';
 import type { NodeMetrics } from './metrics.js';
 import { NodeDb, funderPath, type IndexServerEntry } from './node_db.js';
+import { failureOf } from './failure.js';
 import { buildReport, diffReports, friendLastToken } from './report.js';
 
 /**
@@ -223,13 +224,16 @@ export class NodeService {
       }
       case 'transactionResult': {
         const o = message.outcome;
-        const outcome = o.kind === 'failure' ? { kind: 'failure' as const, reason: FailureReason.Canceled, message: 'the transaction was not paid' } : o;
+        const outcome = o.kind === 'failure' ? { kind: 'failure' as const, ...failureOf(o.cause) } : o;
         this.appServer.send(appId, { kind: 'transactionResult', paymentId: message.paymentId, requestId: message.requestId, outcome });
         break;
       }
-      case 'paymentStatus':
-        this.appServer.send(appId, { kind: 'closePayment', paymentId: message.paymentId, status: message.status });
+      case 'paymentStatus': {
+        const s = message.status;
+        const status = s.kind === 'canceled' ? { kind: s.kind, ackUid: s.ackUid, failure: s.cause === null ? null : failureOf(s.cause) } : s;
+        this.appServer.send(appId, { kind: 'closePayment', paymentId: message.paymentId, status });
         break;
+      }
     }
   }
 

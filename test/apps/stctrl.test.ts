@@ -218,10 +218,13 @@ t.test('buyer: not enough capacity, a failed route, or a canceled payment all ex
     if (body.kind === 'requestRoutes') reply({ kind: 'routes', requestId: body.requestId, outcome: { kind: 'found', routes, complete: false, truncated: false } });
     reply(ok(request));
     if (body.kind === 'createTransaction') {
-      reply({ kind: 'transactionResult', paymentId: body.paymentId, requestId: body.requestId, outcome: { kind: 'failure', reason: FailureReason.Canceled, message: 'no credit' } });
+      reply({ kind: 'transactionResult', paymentId: body.paymentId, requestId: body.requestId, outcome: { kind: 'failure', reason: FailureReason.InsufficientCapacity, message: 'no credit', atThisNode: false } });
     }
-    if (body.kind === 'requestClosePayment') {
-      reply({ kind: 'closePayment', paymentId: body.paymentId, status: { kind: 'canceled', ackUid: new Uint8Array(16) } });
+    if (body.kind === 'requestClosePayment' || body.kind === 'paymentStatus') {
+      reply({
+        kind: 'closePayment', paymentId: body.paymentId,
+        status: { kind: 'canceled', ackUid: new Uint8Array(16), failure: { reason: FailureReason.InsufficientCapacity, message: 'no credit', atThisNode: false } },
+      });
     }
   };
   const app = appFiles(node, ALL);
@@ -235,13 +238,17 @@ t.test('buyer: not enough capacity, a failed route, or a canceled payment all ex
   routes = [routeOf([me, seller], [], 100n)];
   const failed = await stctrl(app, ['buyer', 'pay-invoice', '-i', invoicePath, '-p', join(app.dir, 'b.payment'), '-c', join(app.dir, 'b.commit')]);
   t.equal(failed.code, 1);
-  t.match(failed.stderr, /payment failed: a route failed \(a hop or the seller canceled it: no credit\)/);
+  t.match(failed.stderr, /^stctrl: error: payment failed: a route failed: no credit \(ERR_PAY_INSUFFICIENT_CAPACITY\)/);
+  t.equal(failed.stderr.trim().split('\n').length, 1, 'one line');
   t.notOk(existsSync(join(app.dir, 'b.commit')));
   t.match(node.requests.at(-1)!.body, { kind: 'requestClosePayment' }, 'the payment is closed so nothing completes it later');
 
+  const shown = await stctrl(app, ['--json', 'buyer', 'payment-status', '-p', join(app.dir, 'b.payment')]);
+  t.equal(shown.code, 0, shown.stderr);
+  t.same(JSON.parse(shown.stdout), { status: 'canceled', reason: 'ERR_PAY_INSUFFICIENT_CAPACITY', message: 'no credit', atThisNode: false });
   const status = await stctrl(app, ['buyer', 'payment-status', '-p', join(app.dir, 'b.payment'), '-r', join(app.dir, 'b.receipt')]);
   t.equal(status.code, 1);
-  t.match(status.stderr, /payment was canceled/);
+  t.match(status.stderr, /payment was canceled: no credit \(ERR_PAY_INSUFFICIENT_CAPACITY\)/);
   t.notOk(existsSync(join(app.dir, 'b.payment')));
 
   node.script = (request, reply) => {

@@ -119,11 +119,16 @@ export const nodeMessages: NodeToApp[] = [
   { kind: 'result', appRequestId: uid(72), error: { code: AppErrorCode.CurrencyActive, message: 'FST1 is active with this friend' } },
   { kind: 'transactionResult', paymentId: uid(73), requestId: uid(74), outcome: { kind: 'complete', commit } },
   { kind: 'transactionResult', paymentId: uid(75), requestId: uid(76), outcome: { kind: 'success' } },
-  { kind: 'transactionResult', paymentId: uid(77), requestId: uid(78), outcome: { kind: 'failure', reason: FailureReason.Expired, message: 'no answer within 60 s' } },
+  { kind: 'transactionResult', paymentId: uid(77), requestId: uid(78), outcome: { kind: 'failure', reason: FailureReason.Expired, message: 'no answer within 60 s', atThisNode: true } },
+  { kind: 'transactionResult', paymentId: uid(91), requestId: uid(92), outcome: { kind: 'failure', reason: FailureReason.CurrencyClosed, message: '', atThisNode: false } },
   { kind: 'closePayment', paymentId: uid(79), status: { kind: 'notFound' } },
   { kind: 'closePayment', paymentId: uid(80), status: { kind: 'inProgress' } },
   { kind: 'closePayment', paymentId: uid(81), status: { kind: 'success', receipt, ackUid: uid(82) } },
-  { kind: 'closePayment', paymentId: uid(83), status: { kind: 'canceled', ackUid: uid(84) } },
+  { kind: 'closePayment', paymentId: uid(83), status: { kind: 'canceled', ackUid: uid(84), failure: null } },
+  {
+    kind: 'closePayment', paymentId: uid(93),
+    status: { kind: 'canceled', ackUid: uid(94), failure: { reason: FailureReason.SellerCanceled, message: 'the seller cancelled the invoice', atThisNode: false } },
+  },
   {
     kind: 'routes',
     requestId: uid(85),

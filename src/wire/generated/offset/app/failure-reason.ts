@@ -3,9 +3,12 @@
 
 /* eslint-disable @typescript-eslint/no-unused-vars, @typescript-eslint/no-explicit-any, @typescript-eslint/no-non-null-assertion */
 
+/**
+ * Why a transaction was not paid. Stable numbers: never renumber, only append.
+ */
 export enum FailureReason {
   /**
-   * A hop or the seller cancelled the request.
+   * A hop or the seller cancelled the request without a stated reason.
    */
   Canceled = 0,
 
@@ -17,5 +20,60 @@ export enum FailureReason {
   /**
    * This node refused to send it (see the message).
    */
-  Refused = 2
+  Refused = 2,
+
+  /**
+   * A hop does not know the next key on the route, or the currency is not active with it.
+   */
+  NoRoute = 3,
+
+  /**
+   * A hop's next friend is offline or its channel is not usable.
+   */
+  HopUnavailable = 4,
+
+  /**
+   * A hop (this node included) has disabled its friend on the route.
+   */
+  FriendDisabled = 5,
+
+  /**
+   * The credit a hop extends to the one before it would be exceeded.
+   */
+  InsufficientCapacity = 6,
+
+  /**
+   * The fees left do not cover what a forwarder charges.
+   */
+  FeeTooLow = 7,
+
+  /**
+   * The seller has no open invoice the request matches (unknown, other amount, overpaid).
+   */
+  InvoiceRefused = 8,
+
+  /**
+   * The seller cancelled the invoice.
+   */
+  SellerCanceled = 9,
+
+  /**
+   * A hop's queue is full, or the request id is in use there.
+   */
+  Busy = 10,
+
+  /**
+   * A hop's channel with its next friend is inconsistent.
+   */
+  ChannelInconsistent = 11,
+
+  /**
+   * A hop removed its friend on the route.
+   */
+  FriendRemoved = 12,
+
+  /**
+   * A hop closed the currency with its friend on the route.
+   */
+  CurrencyClosed = 13
 }

@@ -5,9 +5,14 @@
 
 import * as flatbuffers from 'flatbuffers';
 
+import { FailureReason } from './failure-reason.js';
 import { Uid, UidT } from '../common/uid.js';
 
 
+/**
+ * `reason` and `message`: why its transactions failed (the most telling one); absent message:
+ * no transaction was sent.
+ */
 export class PaymentCanceled implements flatbuffers.IUnpackableObject<PaymentCanceledT> {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -31,12 +36,41 @@ ackUid(obj?:Uid):Uid|null {
   return offset ? (obj || new Uid()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+reason():FailureReason {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : FailureReason.Canceled;
+}
+
+message():string|null
+message(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+message(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+atThisNode():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startPaymentCanceled(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(4);
 }
 
 static addAckUid(builder:flatbuffers.Builder, ackUidOffset:flatbuffers.Offset) {
   builder.addFieldStruct(0, ackUidOffset, 0);
+}
+
+static addReason(builder:flatbuffers.Builder, reason:FailureReason) {
+  builder.addFieldInt8(1, reason, FailureReason.Canceled);
+}
+
+static addMessage(builder:flatbuffers.Builder, messageOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, messageOffset, 0);
+}
+
+static addAtThisNode(builder:flatbuffers.Builder, atThisNode:boolean) {
+  builder.addFieldInt8(3, +atThisNode, +false);
 }
 
 static endPaymentCanceled(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -45,33 +79,50 @@ static endPaymentCanceled(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createPaymentCanceled(builder:flatbuffers.Builder, ackUidOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createPaymentCanceled(builder:flatbuffers.Builder, ackUidOffset:flatbuffers.Offset, reason:FailureReason, messageOffset:flatbuffers.Offset, atThisNode:boolean):flatbuffers.Offset {
   PaymentCanceled.startPaymentCanceled(builder);
   PaymentCanceled.addAckUid(builder, ackUidOffset);
+  PaymentCanceled.addReason(builder, reason);
+  PaymentCanceled.addMessage(builder, messageOffset);
+  PaymentCanceled.addAtThisNode(builder, atThisNode);
   return PaymentCanceled.endPaymentCanceled(builder);
 }
 
 unpack(): PaymentCanceledT {
   return new PaymentCanceledT(
-    (this.ackUid() !== null ? this.ackUid()!.unpack() : null)
+    (this.ackUid() !== null ? this.ackUid()!.unpack() : null),
+    this.reason(),
+    this.message(),
+    this.atThisNode()
   );
 }
 
 
 unpackTo(_o: PaymentCanceledT): void {
   _o.ackUid = (this.ackUid() !== null ? this.ackUid()!.unpack() : null);
+  _o.reason = this.reason();
+  _o.message = this.message();
+  _o.atThisNode = this.atThisNode();
 }
 }
 
 export class PaymentCanceledT implements flatbuffers.IGeneratedObject {
 constructor(
-  public ackUid: UidT|null = null
+  public ackUid: UidT|null = null,
+  public reason: FailureReason = FailureReason.Canceled,
+  public message: string|Uint8Array|null = null,
+  public atThisNode: boolean = false
 ){}
 
 
 pack(builder:flatbuffers.Builder): flatbuffers.Offset {
+  const message = (this.message !== null ? builder.createString(this.message!) : 0);
+
   return PaymentCanceled.createPaymentCanceled(builder,
-    (this.ackUid !== null ? this.ackUid!.pack(builder) : 0)
+    (this.ackUid !== null ? this.ackUid!.pack(builder) : 0),
+    this.reason,
+    message,
+    this.atThisNode
   );
 }
 }

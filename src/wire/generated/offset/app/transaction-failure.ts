@@ -38,8 +38,16 @@ message(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+/**
+ * This node gave up on it itself (its first hop, its deadline); otherwise a hop further on did.
+ */
+atThisNode():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startTransactionFailure(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addReason(builder:flatbuffers.Builder, reason:FailureReason) {
@@ -50,22 +58,28 @@ static addMessage(builder:flatbuffers.Builder, messageOffset:flatbuffers.Offset)
   builder.addFieldOffset(1, messageOffset, 0);
 }
 
+static addAtThisNode(builder:flatbuffers.Builder, atThisNode:boolean) {
+  builder.addFieldInt8(2, +atThisNode, +false);
+}
+
 static endTransactionFailure(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createTransactionFailure(builder:flatbuffers.Builder, reason:FailureReason, messageOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createTransactionFailure(builder:flatbuffers.Builder, reason:FailureReason, messageOffset:flatbuffers.Offset, atThisNode:boolean):flatbuffers.Offset {
   TransactionFailure.startTransactionFailure(builder);
   TransactionFailure.addReason(builder, reason);
   TransactionFailure.addMessage(builder, messageOffset);
+  TransactionFailure.addAtThisNode(builder, atThisNode);
   return TransactionFailure.endTransactionFailure(builder);
 }
 
 unpack(): TransactionFailureT {
   return new TransactionFailureT(
     this.reason(),
-    this.message()
+    this.message(),
+    this.atThisNode()
   );
 }
 
@@ -73,13 +87,15 @@ unpack(): TransactionFailureT {
 unpackTo(_o: TransactionFailureT): void {
   _o.reason = this.reason();
   _o.message = this.message();
+  _o.atThisNode = this.atThisNode();
 }
 }
 
 export class TransactionFailureT implements flatbuffers.IGeneratedObject {
 constructor(
   public reason: FailureReason = FailureReason.Canceled,
-  public message: string|Uint8Array|null = null
+  public message: string|Uint8Array|null = null,
+  public atThisNode: boolean = false
 ){}
 
 
@@ -88,7 +104,8 @@ pack(builder:flatbuffers.Builder): flatbuffers.Offset {
 
   return TransactionFailure.createTransactionFailure(builder,
     this.reason,
-    message
+    message,
+    this.atThisNode
   );
 }
 }
