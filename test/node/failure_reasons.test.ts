@@ -5,6 +5,9 @@ import { FailureReason, decodeNodeToApp, encodeNodeToApp } from '../../src/node/
 import { failureOf } from '../../src/node/failure.js';
 import { failureCodeName } from '../../src/apps/node_report.js';
 import { SimNet, uid, type SimNode } from '../funder/sim.js';
+import {
+  decodeMove, decodePaymentStatus, decodeQueued, encodeMove, encodePaymentStatus, encodeQueued,
+} from '../../src/funder/store/records.js';
 
 /** Starts one payment of `amount` over `route` and returns why its transaction failed (null: it did not). */
 function failedCause(net: SimNet, buyer: SimNode, seller: SimNode, route: SimNode[], n: number, amount: bigint, fees: bigint,
@@ -116,4 +119,21 @@ t.test('apps get a stable reason and a sentence; unknown reasons read as a plain
   if (decoded.ok && decoded.value.kind === 'transactionResult' && decoded.value.outcome.kind === 'failure') {
     t.equal(decoded.value.outcome.reason, FailureReason.Canceled);
   }
+});
+
+t.test('a cancel\'s reason and a transaction\'s cause survive the store (signed moves must be resent byte for byte)', async (t) => {
+  const queued = { queue: 'backwards' as const, currency: 'FST', seq: 3, op: { kind: 'cancel' as const, requestId: uid(5), reason: CancelReason.SellerCanceled } };
+  t.same(decodeQueued(encodeQueued(queued), 3), queued);
+  const plain = { ...queued, op: { kind: 'cancel' as const, requestId: uid(6) } };
+  t.same(decodeQueued(encodeQueued(plain), 3), plain, 'a cancel without a reason keeps the old layout');
+  const move = {
+    oldToken: new Uint8Array(64).fill(1), ops: [{ currency: 'FST', op: queued.op }], relays: null, activeCurrencies: null,
+    infoHash: new Uint8Array(32).fill(2), randNonce: new Uint8Array(16).fill(3), newToken: new Uint8Array(64).fill(4),
+  };
+  t.same(decodeMove(encodeMove(move)), move);
+  const status = {
+    closing: true, closeWaiter: null, commitBy: null,
+    txs: [['00'.repeat(16), 'failed', { reason: CancelReason.InsufficientCapacity, local: false }], ['01'.repeat(16), 'failed'], ['02'.repeat(16), 'pending']] as const,
+  };
+  t.same(decodePaymentStatus(encodePaymentStatus(status)), status);
 });

@@ -1,6 +1,6 @@
 import { bytesEqual } from '../../common/bytes.js';
 import { OffsetError } from '../../common/errors.js';
-import type { ChangeSet } from '../api.js';
+import type { ChangeSet, FailureCause } from '../api.js';
 import { newMutualCredit, type MutualCredit, type PendingTx } from '../mutual_credit.js';
 import { responseHash } from '../signing.js';
 import type { Friend, FunderState, OpenInvoice, Payment, PaymentTx, QueuedOp } from '../state.js';
@@ -10,10 +10,10 @@ import { RecordFormatError } from './binary.js';
 import {
   bytesOfHex, decodeChannel, decodeDeadline, decodeDownstream, decodeFriend, decodeInvoiceHeader, decodeInvoiceStatus,
   decodeInvoiceTx, decodeMove, decodeNode, decodePaymentHeader, decodePaymentResponse, decodePaymentStatus,
-  decodePaymentTx, decodeQueued, decodeReceipt, decodeTxRequest, decodeTxStage, decodeUpstream, encodeChannel,
+  decodePaymentTx, decodeQueued, decodeReceipt, decodeSignedMove, decodeTxRequest, decodeTxStage, decodeUpstream, encodeChannel,
   encodeDeadline, encodeDownstream, encodeFriend, encodeInvoiceHeader, encodeInvoiceStatus, encodeInvoiceTx, encodeMove,
   encodeNode, encodePaymentHeader, encodePaymentResponse, encodePaymentStatus, encodePaymentTx, encodeQueued,
-  encodeReceipt, encodeTxRequest, encodeTxStage, encodeUpstream,
+  encodeReceipt, encodeSignedMove, encodeTxRequest, encodeTxStage, encodeUpstream,
 } from './records.js';
 import type { BatchOp } from './rocks.js';
 
@@ -24,6 +24,7 @@ import type { BatchOp } from './rocks.js';
  *   f/<friend>                 friend: name, relays, status, configs, reset terms
  *   c/<friend>                 token channel: direction, counters, last incoming token, balances
  *   m/<friend>                 the last move we sent (changes only when we send one)
+ *   g/<friend>                 the friend's signature over the last move we accepted, with what it covers
  *   t/<friend>/<L|R>/<req>/<cur>  a pending transaction's request (written once)
  *   s/<friend>/<L|R>/<req>/<cur>  its response stage (written once, if it gets one)
  *   q/<friend>/<seq>           one operation waiting for the token
@@ -110,6 +111,9 @@ export class RecordKeeper {
       this.sync(`c/${key}`, friend === undefined ? [] : [{ key: `c/${key}`, tag: undefined, encode: () => encodeChannel(channelRecord(friend.channel)) }], ops);
       const move = friend?.channel.lastOutgoing;
       this.sync(`m/${key}`, move === undefined ? [] : [{ key: `m/${key}`, tag: move, encode: () => encodeMove(move) }], ops);
+      // Changes only when the friend's move is accepted, so written apart from the channel.
+      const signed = friend?.channel.lastIncomingSigned ?? null;
+      this.sync(`g/${key}`, signed === null ? [] : [{ key: `g/${key}`, tag: signed, encode: () => encodeSignedMove(signed) }], ops);
     }
     for (const id of changes.txs) {
       const [friendKey, side, rk] = id.split('\0', 3);
@@ -204,9 +208,9 @@ function bySignature(payment: Payment, signature: Uint8Array | undefined): strin
 
 function paymentRecords(pk: string, payment: Payment): Desired[] {
   const out: Desired[] = [{ key: `p/${pk}`, tag: payment, encode: () => encodePaymentHeader(payment) }];
-  const txs: [string, PaymentTx['status']][] = [];
+  const txs: [string, PaymentTx['status'], FailureCause | null][] = [];
   for (const [rk, tx] of payment.txs) {
-    txs.push([rk, tx.status]);
+    txs.push([rk, tx.status, tx.failure ?? null]);
     out.push({ key: `x/${pk}/${rk}`, tag: tx, encode: () => encodePaymentTx(tx) });
     const response = tx.response;
     if (response !== null) out.push({ key: `y/${pk}/${rk}`, tag: response, encode: () => encodePaymentResponse(response) });
@@ -258,6 +262,7 @@ interface PaymentParts {
 export function stateFromRecords(state: FunderState, records: Map<string, Buffer>, keeper: RecordKeeper, prefix = ''): FunderState {
   const channels = new Map<string, ReturnType<typeof decodeChannel>>();
   const moves = new Map<string, TokenChannel['lastOutgoing']>();
+  const signedMoves = new Map<string, Buffer>();
   const txs = new Map<string, { friendKey: string; side: string; rk: string; currency: string; request?: PendingTx['request']; stage?: PendingTx['stage']; key: string }>();
   // Keys sort by zero-padded sequence, so each queue comes back in its original order.
   const queued: [string, QueuedOp, string][] = [];
@@ -305,6 +310,10 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
           keeper.loaded(key, move);
           break;
         }
+        case 'g':
+          // Decoded with the friend, whose key it needs.
+          signedMoves.set(rest, value);
+          break;
         case 't':
         case 's': {
           const [friendKey, side, rk] = rest.split('/', 3);
@@ -392,7 +401,17 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
       mutualCredits: mcs,
       localAnnounced: record.localAnnounced,
       remoteAnnounced: record.remoteAnnounced,
+      lastIncomingSigned: null,
     };
+    const signedValue = signedMoves.get(key);
+    if (signedValue !== undefined) {
+      try {
+        friend.channel.lastIncomingSigned = decodeSignedMove(signedValue, friend.publicKey, state.localPublicKey);
+      } catch (err) {
+        throw new FunderCorruptRecordError(`${prefix}g/${key}`, err instanceof Error ? err.message : String(err), { cause: err });
+      }
+      keeper.loaded(`g/${key}`, friend.channel.lastIncomingSigned);
+    }
   }
   for (const [friendKey, item, key] of queued) {
     const friend = state.friends.get(friendKey);
@@ -436,7 +455,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
     const payment: Payment = {
       paymentId: idBytes(pk, 16), ...header, closing: status.closing, closeWaiter: status.closeWaiter, txs: new Map(), commit: null, receipt: null,
     };
-    for (const [rk, txStatus] of status.txs) {
+    for (const [rk, txStatus, failure] of status.txs) {
       const fixed = parts.txs.get(rk);
       if (fixed === undefined) corrupt(`r/${pk}`, `names transaction ${rk} without its record`);
       const requestId = idBytes(rk, 16);
@@ -450,6 +469,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
         }
       }
       const tx: PaymentTx = { requestId, ...fixed!, status: txStatus, response };
+      if (failure !== undefined && failure !== null) tx.failure = failure;
       payment.txs.set(rk, tx);
       keeper.loaded(`x/${pk}/${rk}`, tx);
       if (response !== null) keeper.loaded(`y/${pk}/${rk}`, response);

@@ -1,5 +1,7 @@
 import { MAX_ADDRESS_BYTES, MAX_CURRENCIES_PER_FRIEND, MAX_CURRENCY_BYTES, MAX_OPS_PER_MOVE, MAX_RELAYS, MAX_ROUTE_KEYS } from '../constants.js';
+import type { FailureCause } from '../api.js';
 import type { TxStage } from '../mutual_credit.js';
+import type { SignedMove } from '../token_channel.js';
 import type {
   CurrencyConfig, Deadline, Downstream, Inconsistency, InvoiceTx, PaymentTxStatus, QueueName, QueuedOp, Upstream,
 } from '../state.js';
@@ -80,9 +82,13 @@ function readResponseBody(r: RecordReader): { destHashedLock: Uint8Array; isComp
 }
 
 const OP_TAGS = { request: 0, response: 1, cancel: 2, collect: 3, expire: 4 } as const;
+/** A cancel with a stated reason (a byte follows); tag 2 stays a cancel without one. */
+const CANCEL_WITH_REASON = 5;
 
 function writeOp(w: RecordWriter, op: FriendTcOp): void {
-  w.u8(OP_TAGS[op.kind]).fixed(op.requestId, 16);
+  const reason = op.kind === 'cancel' ? op.reason ?? 0 : 0;
+  w.u8(reason !== 0 ? CANCEL_WITH_REASON : OP_TAGS[op.kind]).fixed(op.requestId, 16);
+  if (reason !== 0) w.u8(reason);
   switch (op.kind) {
     case 'request':
       writeRequestBody(w, op);
@@ -113,6 +119,8 @@ function readOp(r: RecordReader): FriendTcOp {
       return { kind: 'collect', requestId, srcPlainLock: r.fixed(32), destPlainLock: r.fixed(32) };
     case 4:
       return { kind: 'expire', requestId };
+    case CANCEL_WITH_REASON:
+      return { kind: 'cancel', requestId, reason: r.u8() };
     default:
       throw new RecordFormatError(`unknown operation tag ${tag}`);
   }
@@ -258,6 +266,33 @@ export function decodeChannel(value: Buffer): ChannelRecord {
       })),
       localAnnounced: r.list(MAX_CURRENCIES_PER_FRIEND, readCurrency),
       remoteAnnounced: r.list(MAX_CURRENCIES_PER_FRIEND, readCurrency),
+    };
+  });
+}
+
+/** The friend's last signed move; its keys are the friend's and ours, so they are not stored. */
+export function encodeSignedMove(s: SignedMove): Buffer {
+  const w = begin(160).fixed(s.prefixHash, 32).fixed(s.randNonce, 16).fixed(s.newToken, 64);
+  w.list(s.info.balances, (lw, b) => {
+    writeCurrency(lw, b.currency);
+    lw.signed(b.balance).unsigned(b.localPending).unsigned(b.remotePending);
+  });
+  return w.u64(s.info.inconsistencyCounter).u64(s.info.moveTokenCounter).finish();
+}
+
+export function decodeSignedMove(value: Buffer, signer: Uint8Array, receiver: Uint8Array): SignedMove {
+  return decodeWhole(value, (r) => {
+    const prefixHash = r.fixed(32);
+    const randNonce = r.fixed(16);
+    const newToken = r.fixed(64);
+    const balances = r.list(MAX_CURRENCIES_PER_FRIEND, (lr) => ({
+      currency: readCurrency(lr), balance: lr.signed(), localPending: lr.unsigned(), remotePending: lr.unsigned(),
+    }));
+    const inconsistencyCounter = r.u64();
+    const moveTokenCounter = r.u64();
+    return {
+      prefixHash, randNonce, newToken,
+      info: { localPublicKey: signer, remotePublicKey: receiver, balances, inconsistencyCounter, moveTokenCounter },
     };
   });
 }
@@ -452,6 +487,8 @@ export function decodePaymentHeader(value: Buffer): PaymentHeader {
 }
 
 const TX_STATUSES: readonly PaymentTxStatus[] = ['pending', 'responded', 'failed', 'collected'];
+/** 'failed' with its cause (reason byte, local flag) following; plain 'failed' has none. */
+const FAILED_WITH_CAUSE = 4;
 
 /** The small, changing part of a payment: rewritten on each transition, a few dozen bytes. */
 export interface PaymentStatusRecord {
@@ -459,15 +496,19 @@ export interface PaymentStatusRecord {
   readonly closeWaiter: string | null;
   /** Request id (hex) of the transaction whose response made the commit. */
   readonly commitBy: string | null;
-  /** Each transaction's status, in creation order. */
-  readonly txs: readonly (readonly [string, PaymentTxStatus])[];
+  /** Each transaction's status, in creation order, and why it failed if it did. */
+  readonly txs: readonly (readonly [string, PaymentTxStatus, (FailureCause | null)?])[];
 }
 
 export function encodePaymentStatus(s: PaymentStatusRecord): Buffer {
   const w = begin(48 + s.txs.length * 17).bool(s.closing);
   w.optional(s.closeWaiter, (ow, v) => ow.string(v));
   w.optional(s.commitBy, (ow, rk) => ow.fixed(Buffer.from(rk, 'hex'), 16));
-  w.list(s.txs, (lw, [rk, status]) => lw.fixed(Buffer.from(rk, 'hex'), 16).u8(TX_STATUSES.indexOf(status)));
+  w.list(s.txs, (lw, [rk, status, failure]) => {
+    lw.fixed(Buffer.from(rk, 'hex'), 16);
+    if (status === 'failed' && failure !== undefined && failure !== null) lw.u8(FAILED_WITH_CAUSE).u8(failure.reason).bool(failure.local);
+    else lw.u8(TX_STATUSES.indexOf(status));
+  });
   return w.finish();
 }
 
@@ -479,6 +520,7 @@ export function decodePaymentStatus(value: Buffer): PaymentStatusRecord {
     txs: r.list(MAX_LIST, (lr) => {
       const rk = hexOf(lr.fixed(16));
       const s = lr.u8();
+      if (s === FAILED_WITH_CAUSE) return [rk, 'failed', { reason: lr.u8(), local: lr.bool() }] as const;
       const status = TX_STATUSES[s];
       if (status === undefined) throw new RecordFormatError(`unknown transaction status ${s}`);
       return [rk, status] as const;
