@@ -5,7 +5,7 @@ import type { Identity } from '../crypto/identity.js';
 import { randomBytes } from '../crypto/primitives.js';
 import { connectSecure, type SecureChannel } from '../transport/transport.js';
 import { decodeServerMessage, encodeClientMessage } from './codec.js';
-import { MAX_MUTATIONS_PER_UPDATE } from './constants.js';
+import { MAX_MUTATIONS_PER_UPDATE, NODE_TIMEOUT_TICKS } from './constants.js';
 import { signMutationsUpdate } from './signing.js';
 import type { ExcludedEdge, IndexMutation, ResponseRoutes } from './types.js';
 
@@ -13,8 +13,10 @@ import type { ExcludedEdge, IndexMutation, ResponseRoutes } from './types.js';
  * Index client used by a node: one server at a time from a list (rotating after a failure),
  * a session per connection (ordered epoch, fresh id, counter from 1) that starts with the
  * first time hash, the node's full table on every new session, its changes as they happen,
- * an idle refresh that keeps the node inside the server's TTL, and route requests with a
- * timeout and a cap on open requests.
+ * a refresh of the whole table that keeps the node inside the server's TTL, and route requests
+ * with a timeout and a cap on open requests. The refresh counts the server's own ticks (one time
+ * message each), so it keeps pace with a server of any tick length, and with a busy machine that
+ * slows both down.
  */
 export class IndexClientError extends OffsetError {}
 
@@ -31,6 +33,8 @@ export interface IndexClientOptions {
   readonly maxOpenRequests?: number;
   /** Send something at least this often so the server keeps the node (its TTL is 60 ticks). */
   readonly refreshMs?: number;
+  /** Resend the table after this many server ticks without an update (default a quarter of its TTL). */
+  readonly refreshTicks?: number;
   readonly logger?: Logger;
 }
 
@@ -65,7 +69,7 @@ export class IndexClient {
   private retryTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
   private lastSentMs = 0;
-  private roundRobin = 0;
+  private ticksSinceSent = 0;
   /** The node's current reports: friend/currency → update. */
   private readonly table = new Map<string, IndexMutation>();
   private readonly pending = new Map<string, Pending>();
@@ -159,6 +163,7 @@ export class IndexClient {
       const first = this.timeHash === null;
       this.timeHash = msg.hash;
       if (first) this.startSession();
+      else if (++this.ticksSinceSent >= (this.options.refreshTicks ?? Math.floor(NODE_TIMEOUT_TICKS / 4))) this.sendRefresh();
       return;
     }
     const id = toHex(msg.response.requestId);
@@ -194,14 +199,17 @@ export class IndexClient {
       randNonce: randomBytes(16),
     });
     this.lastSentMs = performance.now();
+    this.ticksSinceSent = 0;
     return this.channel.send(encodeClientMessage({ kind: 'update', update }));
   }
 
-  /** The next entry of the table (or nothing): keeps the node alive and slowly resends all. */
+  /**
+   * The whole table: keeps the node alive, and a server (or a federated peer) that lost some of
+   * its entries has all of them again within one refresh.
+   */
   private sendRefresh(): void {
-    const entries = [...this.table.values()];
-    const entry = entries.length === 0 ? [] : [entries[this.roundRobin++ % entries.length]];
-    this.send(entry);
+    if (this.table.size === 0) this.send([]);
+    else this.refreshAll();
   }
 
   /** Records the node's changes and sends them now if a session is up (else on the next one). */
