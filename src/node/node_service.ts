@@ -16,6 +16,7 @@ import { IndexLink, type IndexClientFactory } from './index_link.js';
 import type { NodeMetrics } from './metrics.js';
 import { NodeDb, funderPath, type IndexServerEntry } from './node_db.js';
 import { failureOf } from './failure.js';
+import { RELAY_GRACE_MS_DEFAULT, RelayListenSet } from './relay_listen_set.js';
 import { buildReport, diffReports, friendLastToken } from './report.js';
 
 /**
@@ -37,6 +38,8 @@ export interface NodeServiceOptions {
   /** Period of the core's timer events (deadlines, retransmissions). Default 1 s. */
   tickMs?: number;
   channelerBackoffMs?: { baseMs: number; maxMs: number };
+  /** How long the node keeps listening on a relay it no longer uses. Default 10 min. */
+  relayGraceMs?: number;
 }
 
 const hexToBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
@@ -76,6 +79,7 @@ export class NodeService {
   private appServer!: AppServer;
   private tickTimer: NodeJS.Timeout | null = null;
   private indexServers: IndexServerEntry[] = [];
+  private readonly listenSet: RelayListenSet;
   private relayNames = new Map<string, string>();
   /** What apps were last told; the next change is sent as the difference from it. */
   private lastReport: NodeReport | null = null;
@@ -89,6 +93,7 @@ export class NodeService {
 
   private constructor(private readonly o: NodeServiceOptions, private readonly db: NodeDb) {
     this.log = o.logger ?? silentLogger;
+    this.listenSet = new RelayListenSet(o.relayGraceMs ?? RELAY_GRACE_MS_DEFAULT, MAX_RELAYS);
   }
 
   static async start(o: NodeServiceOptions): Promise<NodeService> {
@@ -242,10 +247,10 @@ export class NodeService {
     }
   }
 
-  /** Friend links follow the core's configuration: own relays, enabled friends and their relays. */
+  /** Friend links follow the core's configuration: own relays (and recent ones), enabled friends and their relays. */
   private syncLinks(): void {
     const s = this.engine.state;
-    this.channeler.setOwnRelays(s.relays);
+    this.channeler.setOwnRelays(this.listenSet.update(s.relays, Date.now()));
     this.channeler.setFriends([...s.friends.values()].filter((f) => f.enabled).map((f) => ({ publicKey: f.publicKey, relays: f.relays })));
   }
 

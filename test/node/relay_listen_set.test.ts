@@ -1,0 +1,42 @@
+import t from 'tap';
+import { RelayListenSet } from '../../src/node/relay_listen_set.js';
+
+const relay = (n: number, address = `relay${n}:443`) => ({ publicKey: new Uint8Array(32).fill(n), address });
+const names = (list: readonly { address: string }[]): string[] => list.map((r) => r.address);
+
+t.test('a relay the node moved away from stays in the listening set for the grace period only', async (t) => {
+  const set = new RelayListenSet(60_000, 16);
+  t.same(names(set.update([relay(1)], 0)), ['relay1:443'], 'the configured relays at first');
+  t.same(names(set.update([relay(2)], 1_000)), ['relay2:443', 'relay1:443'], 'after a migration both: friends may not have heard yet');
+  t.same(names(set.update([relay(2)], 30_000)), ['relay2:443', 'relay1:443'], 'still within the grace period');
+  t.equal(set.retiredCount, 1);
+  t.same(names(set.update([relay(2)], 61_000)), ['relay2:443'], 'gone once the grace period is over');
+  t.equal(set.retiredCount, 0);
+});
+
+t.test('a relay added back is a configured relay again, and its grace period restarts when it leaves', async (t) => {
+  const set = new RelayListenSet(60_000, 16);
+  set.update([relay(1)], 0);
+  set.update([relay(2)], 0);
+  t.same(names(set.update([relay(2), relay(1)], 10_000)), ['relay2:443', 'relay1:443']);
+  t.equal(set.retiredCount, 0);
+  set.update([relay(2)], 50_000);
+  t.same(names(set.update([relay(2)], 100_000)), ['relay2:443', 'relay1:443'], 'counted from when it left the second time');
+  t.same(names(set.update([relay(2)], 110_000)), ['relay2:443']);
+});
+
+t.test('a relay that changes address keeps its old address for the grace period too', async (t) => {
+  const set = new RelayListenSet(60_000, 16);
+  set.update([relay(1, 'old:1')], 0);
+  t.same(names(set.update([relay(1, 'new:1')], 1)), ['new:1', 'old:1']);
+});
+
+t.test('the number of old relays kept is bounded; the oldest go first', async (t) => {
+  const set = new RelayListenSet(60_000, 2);
+  for (let i = 1; i <= 5; i++) set.update([relay(i)], i);
+  t.same(names(set.update([relay(5)], 10)), ['relay5:443', 'relay3:443', 'relay4:443']);
+  t.same(names(new RelayListenSet(0, 16).update([relay(9)], 0)), ['relay9:443']);
+  const none = new RelayListenSet(0, 16);
+  none.update([relay(1)], 0);
+  t.same(names(none.update([relay(2)], 0)), ['relay2:443'], 'no grace period: old relays are dropped at once');
+});
