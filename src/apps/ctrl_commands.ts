@@ -34,6 +34,7 @@ export const CtrlErrorCode = {
   PaymentFailed: 'ERR_CTRL_PAYMENT_FAILED',
   PaymentCanceled: 'ERR_CTRL_PAYMENT_CANCELED',
   PaymentNotFound: 'ERR_CTRL_PAYMENT_NOT_FOUND',
+  NoCommit: 'ERR_CTRL_NO_COMMIT',
   BadCommit: 'ERR_CTRL_BAD_COMMIT',
 } as const;
 
@@ -457,6 +458,22 @@ export async function buyerPayInvoice(
   };
 }
 
+/** The node keeps the commit until the payment is closed: it can be saved again, after a restart too. */
+function inProgressOutput(commit: Commit | null, commitPath: string | undefined): CommandOutput {
+  if (commitPath === undefined) {
+    return {
+      human: [commit === null ? 'Payment in progress.' : 'Payment in progress; the seller\'s commit is ready (save it with --commit FILE).'],
+      json: { status: 'inProgress', commitReady: commit !== null },
+    };
+  }
+  if (commit === null) throw new CtrlError(CtrlErrorCode.NoCommit, 'the payment has no commit yet (no route has completed the invoice)');
+  writeCommitFile(commitPath, commit);
+  return {
+    human: [`Payment in progress; commit saved to ${commitPath}: give it to the seller.`],
+    json: { status: 'inProgress', commitReady: true, commit: commitPath },
+  };
+}
+
 function canceledText(failure: Failure | null): string {
   return failure === null ? 'no transaction was sent' : failureText(failure);
 }
@@ -466,9 +483,16 @@ function failureJson(failure: Failure | null): Record<string, unknown> {
   return { reason: failureCodeName(failure.reason), message: failure.message, atThisNode: failure.atThisNode };
 }
 
-export async function buyerPaymentStatus(ctx: CommandContext, paymentPath: string, receiptPath: string | undefined): Promise<CommandOutput> {
+export async function buyerPaymentStatus(
+  ctx: CommandContext, paymentPath: string, receiptPath: string | undefined, commitPath: string | undefined = undefined,
+): Promise<CommandOutput> {
   const payment = readPaymentFile(paymentPath);
+  if (receiptPath !== undefined && commitPath !== undefined) {
+    // Closing waits for the seller to collect, which needs the commit first.
+    throw new CtrlError(CtrlErrorCode.BadArgument, 'use --commit alone first, give the commit to the seller, then --receipt');
+  }
   if (receiptPath !== undefined) refuseExisting(receiptPath);
+  if (commitPath !== undefined) refuseExisting(commitPath);
   const { client } = ctx;
   const isStatus = (m: Answer): m is StatusAnswer => m.kind === 'closePayment' && bytesEqual(m.paymentId, payment.paymentId);
   if (receiptPath === undefined) {
@@ -483,8 +507,9 @@ export async function buyerPaymentStatus(ctx: CommandContext, paymentPath: strin
         json: { status: status.kind, ...failureJson(status.failure) },
       };
     }
-    const text = { inProgress: 'Payment in progress.', success: 'Payment succeeded.' }[status.kind];
-    return { human: [text], json: { status: status.kind } };
+    if (status.kind === 'inProgress') return inProgressOutput(status.commit, commitPath);
+    if (commitPath !== undefined) throw new CtrlError(CtrlErrorCode.NoCommit, 'the payment succeeded already; close it with --receipt');
+    return { human: ['Payment succeeded.'], json: { status: status.kind } };
   }
   // Closing stops new transactions; the node answers once every transaction is resolved.
   const answer = client.waitForAnswer(isStatus, ctx.timeoutMs, 'the payment to resolve');

@@ -143,9 +143,10 @@ export function stctrlProgram(): Command {
     .requiredOption('-p, --payment <file>', 'payment file to create (for payment-status)')
     .requiredOption('-c, --commit <file>', 'commit file to create (give it to the seller)')
     .option('--max-fees <amount>', 'refuse to pay more than this in fees'));
-  buyer.addCommand(leaf(program, 'payment-status', 'show a payment\'s status; with --receipt, close it and save the receipt', 'buyer',
-    (ctx, o) => cmd.buyerPaymentStatus(ctx, o.payment, o.receipt))
+  buyer.addCommand(leaf(program, 'payment-status', 'show a payment\'s status; with --commit, save its commit again; with --receipt, close it and save the receipt', 'buyer',
+    (ctx, o) => cmd.buyerPaymentStatus(ctx, o.payment, o.receipt, o.commit))
     .requiredOption('-p, --payment <file>', 'payment file')
+    .option('-c, --commit <file>', 'save the commit for the seller here (when pay-invoice could not)')
     .option('-r, --receipt <file>', 'close the payment and save its receipt here'));
   program.addCommand(buyer);
   return program;

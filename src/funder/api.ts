@@ -81,7 +81,11 @@ export type TransactionOutcome =
   | { readonly kind: 'failure'; readonly cause: FailureCause };
 
 export type PaymentStatus =
-  | { readonly kind: 'inProgress' }
+  /**
+   * `commit`: the seller's answer that completes the invoice, once there is one. It stays with the
+   * payment until the payment is acknowledged, so a buyer whose app missed it can fetch it again.
+   */
+  | { readonly kind: 'inProgress'; readonly commit: Commit | null }
   | { readonly kind: 'success'; readonly receipt: Receipt; readonly ackUid: Uid }
   /** `cause`: why its transactions failed (the most telling one), or null when none was sent. */
   | { readonly kind: 'canceled'; readonly ackUid: Uid; readonly cause: FailureCause | null }

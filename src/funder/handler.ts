@@ -599,7 +599,7 @@ function paymentStatus(payment: Payment | undefined): PaymentStatus {
   if (payment.receipt !== null) return { kind: 'success', receipt: payment.receipt, ackUid: payment.ackUid };
   const open = [...payment.txs.values()].some((tx) => tx.status === 'pending' || tx.status === 'responded');
   if (payment.closing && !open) return { kind: 'canceled', ackUid: payment.ackUid, cause: paymentFailure(payment) };
-  return { kind: 'inProgress' };
+  return { kind: 'inProgress', commit: payment.commit };
 }
 
 /** The most telling cause among a payment's failed transactions: a stated reason beats an unstated one. */

@@ -240,7 +240,8 @@ export type TransactionOutcome =
 
 export type PaymentStatus =
   | { readonly kind: 'notFound' }
-  | { readonly kind: 'inProgress' }
+  /** `commit`: the seller's answer completing the invoice, once there is one (give it to the seller). */
+  | { readonly kind: 'inProgress'; readonly commit: Commit | null }
   | { readonly kind: 'success'; readonly receipt: Receipt; readonly ackUid: Uint8Array }
   /** `failure`: the most telling reason among its transactions; null when none was sent. */
   | { readonly kind: 'canceled'; readonly ackUid: Uint8Array; readonly failure: Failure | null };
@@ -755,7 +756,12 @@ class Reader {
         const path = `${body}.status`;
         let status: PaymentStatus;
         if (statusType === S.PaymentNotFound) status = { kind: 'notFound' };
-        else if (statusType === S.PaymentInProgress) status = { kind: 'inProgress' };
+        else if (statusType === S.PaymentInProgress) {
+          const s = m.status(new A.PaymentInProgress()) as A.PaymentInProgress | null;
+          check(s !== null, path, 'missing');
+          const commit = s.commit();
+          status = { kind: 'inProgress', commit: commit === null ? null : this.commit(commit, `${path}.commit`) };
+        }
         else if (statusType === S.PaymentSucceeded) {
           const s = m.status(new A.PaymentSucceeded()) as A.PaymentSucceeded | null;
           check(s !== null, path, 'missing');
@@ -1317,7 +1323,9 @@ function encNodeToAppBody(b: B, m: NodeToApp): { type: A.NodeToAppBody; offset: 
         status = A.PaymentNotFound.endPaymentNotFound(b);
       } else if (s.kind === 'inProgress') {
         statusType = S.PaymentInProgress;
+        const commit = s.commit === null ? 0 : encCommit(b, s.commit);
         A.PaymentInProgress.startPaymentInProgress(b);
+        if (commit) A.PaymentInProgress.addCommit(b, commit);
         status = A.PaymentInProgress.endPaymentInProgress(b);
       } else if (s.kind === 'success') {
         statusType = S.PaymentSucceeded;

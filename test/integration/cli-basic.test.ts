@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliNetwork } from '../../src/apps/cli_network.js';
 import { runProgramToEnd } from '../../src/apps/launcher.js';
+import { readCommitFile } from '../../src/files/payment_files.js';
 
 /**
  * The original's basic CLI scenario, over real processes and sockets: two relays, two index
@@ -22,7 +23,7 @@ t.test('two nodes set up with stmgr and stctrl pay an invoice and both see the b
   const [relay0, relay1] = [await net.relay('relay0'), await net.relay('relay1')];
   const [index0, index1] = await net.indexServers(['index0', 'index1']);
   const seller = await net.node('node0');
-  const buyer = await net.node('node1');
+  let buyer = await net.node('node1');
   await net.ctrl(seller, ['config', 'add-relay', '--relay', relay0.ticket, '--name', 'r0']);
   await net.ctrl(buyer, ['config', 'add-relay', '--relay', relay1.ticket, '--name', 'r1']);
   await net.ctrl(seller, ['config', 'add-index', '--index', index0.ticket, '--name', 'i0']);
@@ -53,7 +54,15 @@ t.test('two nodes set up with stmgr and stctrl pay an invoice and both see the b
   const paid = await net.payInvoice(buyer, invoice, payment, commit);
   t.match(paid, /Total fees: 0/, 'a direct friend charges nothing');
   t.match(paid, /Payment successful!/);
-  await net.ctrl(seller, ['seller', 'commit-invoice', '--invoice', invoice, '--commit', commit]);
+
+  // The buyer's node restarts before the commit reached the seller: the node kept the commit, and
+  // payment-status saves it again.
+  await buyer.program.stop('SIGTERM');
+  buyer = await net.startNode({ ...buyer, address: undefined, ticket: join(buyer.dir, 'restarted.ticket') });
+  const commitAgain = join(dir, 'fifty-again.commit');
+  t.match(await net.ctrl(buyer, ['buyer', 'payment-status', '--payment', payment, '--commit', commitAgain]), /commit saved to/);
+  t.same(readCommitFile(commitAgain), readCommitFile(commit), 'the same commit as pay-invoice saved');
+  await net.ctrl(seller, ['seller', 'commit-invoice', '--invoice', invoice, '--commit', commitAgain]);
   t.match(await net.ctrl(buyer, ['buyer', 'payment-status', '--payment', payment, '--receipt', receipt]), /Payment succeeded/);
   t.notOk(existsSync(payment), 'the payment file is removed once the receipt is saved');
   const verified = await runProgramToEnd('stverify', ['verify-receipt', '--invoice', invoice, '--receipt', receipt]);

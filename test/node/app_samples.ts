@@ -122,7 +122,8 @@ export const nodeMessages: NodeToApp[] = [
   { kind: 'transactionResult', paymentId: uid(77), requestId: uid(78), outcome: { kind: 'failure', reason: FailureReason.Expired, message: 'no answer within 60 s', atThisNode: true } },
   { kind: 'transactionResult', paymentId: uid(91), requestId: uid(92), outcome: { kind: 'failure', reason: FailureReason.CurrencyClosed, message: '', atThisNode: false } },
   { kind: 'closePayment', paymentId: uid(79), status: { kind: 'notFound' } },
-  { kind: 'closePayment', paymentId: uid(80), status: { kind: 'inProgress' } },
+  { kind: 'closePayment', paymentId: uid(80), status: { kind: 'inProgress', commit: null } },
+  { kind: 'closePayment', paymentId: uid(95), status: { kind: 'inProgress', commit } },
   { kind: 'closePayment', paymentId: uid(81), status: { kind: 'success', receipt, ackUid: uid(82) } },
   { kind: 'closePayment', paymentId: uid(83), status: { kind: 'canceled', ackUid: uid(84), failure: null } },
   {

@@ -5,8 +5,13 @@
 
 import * as flatbuffers from 'flatbuffers';
 
+import { Commit, CommitT } from './commit.js';
 
 
+/**
+ * `commit`: the seller's answer completing the invoice, once there is one; it is kept until the
+ * payment is acknowledged, so an app that missed the transaction result can fetch it here.
+ */
 export class PaymentInProgress implements flatbuffers.IUnpackableObject<PaymentInProgressT> {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -25,8 +30,17 @@ static getSizePrefixedRootAsPaymentInProgress(bb:flatbuffers.ByteBuffer, obj?:Pa
   return (obj || new PaymentInProgress()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
 }
 
+commit(obj?:Commit):Commit|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new Commit()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
+}
+
 static startPaymentInProgress(builder:flatbuffers.Builder) {
-  builder.startObject(0);
+  builder.startObject(1);
+}
+
+static addCommit(builder:flatbuffers.Builder, commitOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, commitOffset, 0);
 }
 
 static endPaymentInProgress(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -34,24 +48,35 @@ static endPaymentInProgress(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createPaymentInProgress(builder:flatbuffers.Builder):flatbuffers.Offset {
+static createPaymentInProgress(builder:flatbuffers.Builder, commitOffset:flatbuffers.Offset):flatbuffers.Offset {
   PaymentInProgress.startPaymentInProgress(builder);
+  PaymentInProgress.addCommit(builder, commitOffset);
   return PaymentInProgress.endPaymentInProgress(builder);
 }
 
 unpack(): PaymentInProgressT {
-  return new PaymentInProgressT();
+  return new PaymentInProgressT(
+    (this.commit() !== null ? this.commit()!.unpack() : null)
+  );
 }
 
 
-unpackTo(_o: PaymentInProgressT): void {}
+unpackTo(_o: PaymentInProgressT): void {
+  _o.commit = (this.commit() !== null ? this.commit()!.unpack() : null);
+}
 }
 
 export class PaymentInProgressT implements flatbuffers.IGeneratedObject {
-constructor(){}
+constructor(
+  public commit: CommitT|null = null
+){}
 
 
 pack(builder:flatbuffers.Builder): flatbuffers.Offset {
-  return PaymentInProgress.createPaymentInProgress(builder);
+  const commit = (this.commit !== null ? this.commit!.pack(builder) : 0);
+
+  return PaymentInProgress.createPaymentInProgress(builder,
+    commit
+  );
 }
 }
