@@ -15,6 +15,8 @@ import {
   writeSignature, writeU128, writeUid, WireError, type DecodeResult,
 } from '../wire/decode.js';
 import * as A from '../wire/generated/offset/app.js';
+import * as I from '../wire/generated/offset/index.js';
+import type { IndexRoute as Route, RequestRoutes as RoutesQuery } from '../index/types.js';
 import type { PublicKey as PublicKeyStruct } from '../wire/generated/offset/common/public-key.js';
 import type { Hash32 as Hash32Struct } from '../wire/generated/offset/common/hash32.js';
 import type { Uid as UidStruct } from '../wire/generated/offset/common/uid.js';
@@ -151,24 +153,11 @@ export interface SignedToken {
   readonly moveTokenCounter: bigint;
 }
 
-export interface DirectedEdge {
-  readonly from: Uint8Array;
-  readonly to: Uint8Array;
-}
-
-export interface RoutesQuery {
-  readonly requestId: Uint8Array;
-  readonly currency: string;
-  readonly amount: bigint;
-  readonly source: Uint8Array;
-  readonly destination: Uint8Array;
-  readonly exclude: DirectedEdge | null;
-  /** 0 = protocol maximum. */
-  readonly maxHops: number;
-  readonly maxFee: bigint | null;
-  /** 0 = server default. */
-  readonly maxRoutes: number;
-}
+/**
+ * Route requests and routes are the index protocol's own tables (schemas/app.fbs includes
+ * index.fbs), so the node passes them between an app and its index server as they are.
+ */
+export type { ExcludedEdge as DirectedEdge, IndexRoute as Route, RequestRoutes as RoutesQuery } from '../index/types.js';
 
 /** Request kinds follow the payment core's AppCommand kinds where they overlap. */
 export type AppRequestBody =
@@ -245,14 +234,6 @@ export type PaymentStatus =
   | { readonly kind: 'success'; readonly receipt: Receipt; readonly ackUid: Uint8Array }
   /** `failure`: the most telling reason among its transactions; null when none was sent. */
   | { readonly kind: 'canceled'; readonly ackUid: Uint8Array; readonly failure: Failure | null };
-
-export interface Route {
-  readonly nodes: readonly Uint8Array[];
-  readonly capacity: bigint;
-  readonly amount: bigint;
-  readonly fee: bigint;
-  readonly forwarderRates: readonly Rate[];
-}
 
 export type RoutesOutcome =
   | { readonly kind: 'found'; readonly routes: readonly Route[]; readonly complete: boolean; readonly truncated: boolean }
@@ -574,7 +555,7 @@ class Reader {
     }
   }
 
-  route(t: A.Route | null, path: string): Route {
+  route(t: I.Route | null, path: string): Route {
     check(t !== null, path, 'missing');
     const nodes = this.list(t.nodesLength(), `${path}.nodes`, ROUTE_KEYS_MAX, (i, p) => this.key(t.nodes(i), p));
     check(nodes.length >= ROUTE_KEYS_MIN, `${path}.nodes`, `${nodes.length} keys, fewer than ${ROUTE_KEYS_MIN}`);
@@ -679,8 +660,8 @@ class Reader {
         value = { kind: 'ackClosePayment', paymentId: this.uid(m.paymentId(), `${body}.payment_id`), ackUid: this.uid(m.ackUid(), `${body}.ack_uid`) };
         break;
       }
-      case B.RequestRoutes: {
-        const m = get(new A.RequestRoutes());
+      case B.offset_index_RequestRoutes: {
+        const m = get(new I.RequestRoutes());
         const exclude = m.exclude();
         value = {
           kind: 'requestRoutes',
@@ -1232,21 +1213,21 @@ function encRequestBody(b: B, r: AppRequestBody): { type: A.AppRequestBody; offs
       assert(Number.isInteger(r.maxHops) && r.maxHops >= 0 && r.maxHops <= 255, 'maxHops out of range');
       assert(Number.isInteger(r.maxRoutes) && r.maxRoutes >= 0 && r.maxRoutes <= 255, 'maxRoutes out of range');
       const currency = createCurrency(b, r.currency);
-      A.RequestRoutes.startRequestRoutes(b);
-      A.RequestRoutes.addRequestId(b, writeUid(b, r.requestId));
-      A.RequestRoutes.addCurrency(b, currency);
-      A.RequestRoutes.addAmount(b, writeU128(b, u128(r.amount)));
-      A.RequestRoutes.addSource(b, writePublicKey(b, r.source));
-      A.RequestRoutes.addDestination(b, writePublicKey(b, r.destination));
+      I.RequestRoutes.startRequestRoutes(b);
+      I.RequestRoutes.addRequestId(b, writeUid(b, r.requestId));
+      I.RequestRoutes.addCurrency(b, currency);
+      I.RequestRoutes.addAmount(b, writeU128(b, u128(r.amount)));
+      I.RequestRoutes.addSource(b, writePublicKey(b, r.source));
+      I.RequestRoutes.addDestination(b, writePublicKey(b, r.destination));
       if (r.exclude !== null) {
         // DirectedEdge: from then to, written back to front.
         writePublicKey(b, r.exclude.to);
-        A.RequestRoutes.addExclude(b, writePublicKey(b, r.exclude.from));
+        I.RequestRoutes.addExclude(b, writePublicKey(b, r.exclude.from));
       }
-      A.RequestRoutes.addMaxHops(b, r.maxHops);
-      if (r.maxFee !== null) A.RequestRoutes.addMaxFee(b, writeU128(b, u128(r.maxFee)));
-      A.RequestRoutes.addMaxRoutes(b, r.maxRoutes);
-      return { type: T.RequestRoutes, offset: A.RequestRoutes.endRequestRoutes(b) };
+      I.RequestRoutes.addMaxHops(b, r.maxHops);
+      if (r.maxFee !== null) I.RequestRoutes.addMaxFee(b, writeU128(b, u128(r.maxFee)));
+      I.RequestRoutes.addMaxRoutes(b, r.maxRoutes);
+      return { type: T.offset_index_RequestRoutes, offset: I.RequestRoutes.endRequestRoutes(b) };
     }
     case 'friendLastToken': return { type: T.QueryFriendLastToken, offset: keyOnly(b, r.publicKey) };
   }
@@ -1364,13 +1345,13 @@ function encNodeToAppBody(b: B, m: NodeToApp): { type: A.NodeToAppBody; offset: 
           assert(r.forwarderRates.length === r.nodes.length - 2, 'one rate per forwarder');
           const nodes = keyVector(b, r.nodes);
           const rates = rateVector(b, r.forwarderRates);
-          A.Route.startRoute(b);
-          A.Route.addNodes(b, nodes);
-          A.Route.addCapacity(b, writeU128(b, u128(r.capacity)));
-          A.Route.addAmount(b, writeU128(b, u128(r.amount)));
-          A.Route.addFee(b, writeU128(b, u128(r.fee)));
-          A.Route.addForwarderRates(b, rates);
-          return A.Route.endRoute(b);
+          I.Route.startRoute(b);
+          I.Route.addNodes(b, nodes);
+          I.Route.addCapacity(b, writeU128(b, u128(r.capacity)));
+          I.Route.addAmount(b, writeU128(b, u128(r.amount)));
+          I.Route.addFee(b, writeU128(b, u128(r.fee)));
+          I.Route.addForwarderRates(b, rates);
+          return I.Route.endRoute(b);
         }));
         outcome = A.RoutesFound.createRoutesFound(b, routes, o.complete, o.truncated);
       } else {

@@ -344,10 +344,8 @@ export class NodeService {
     const failed = (code: AppErrorCode, text: string): void =>
       answer({ kind: 'routes', requestId: r.requestId, outcome: { kind: 'failed', error: { code, message: text.slice(0, MESSAGE_CHARS_MAX) } } });
     if (!this.indexLink.connected) return failed(AppErrorCode.NoIndexConnection, 'no index server connection');
-    this.indexLink.requestRoutes({
-      currency: r.currency, amount: r.amount, source: r.source, destination: r.destination, exclude: r.exclude,
-      maxHops: r.maxHops, maxFee: r.maxFee, maxRoutes: r.maxRoutes,
-    }).then(
+    // The app's request is the index protocol's own: it goes on as it is (the client sets its own id).
+    this.indexLink.requestRoutes(r).then(
       (response) => answer({
         kind: 'routes', requestId: r.requestId,
         outcome: { kind: 'found', routes: response.routes, complete: response.complete, truncated: response.truncated },

@@ -23,12 +23,12 @@ import { RemoveFriendCurrency, RemoveFriendCurrencyT } from './remove-friend-cur
 import { RemoveIndexServer, RemoveIndexServerT } from './remove-index-server.js';
 import { RemoveRelay, RemoveRelayT } from './remove-relay.js';
 import { RequestClosePayment, RequestClosePaymentT } from './request-close-payment.js';
-import { RequestRoutes, RequestRoutesT } from './request-routes.js';
 import { ResetFriendChannel, ResetFriendChannelT } from './reset-friend-channel.js';
 import { SetFriendCurrencyMaxDebt, SetFriendCurrencyMaxDebtT } from './set-friend-currency-max-debt.js';
 import { SetFriendCurrencyRate, SetFriendCurrencyRateT } from './set-friend-currency-rate.js';
 import { SetFriendName, SetFriendNameT } from './set-friend-name.js';
 import { SetFriendRelays, SetFriendRelaysT } from './set-friend-relays.js';
+import { RequestRoutes, RequestRoutesT } from '../index/request-routes.js';
 
 
 export enum AppRequestBody {
@@ -57,7 +57,7 @@ export enum AppRequestBody {
   RequestClosePayment = 22,
   QueryPayment = 23,
   AckClosePayment = 24,
-  RequestRoutes = 25,
+  offset_index_RequestRoutes = 25,
   QueryFriendLastToken = 26
 }
 
@@ -91,7 +91,7 @@ export function unionToAppRequestBody(
     case 'RequestClosePayment': return accessor(new RequestClosePayment())! as RequestClosePayment;
     case 'QueryPayment': return accessor(new QueryPayment())! as QueryPayment;
     case 'AckClosePayment': return accessor(new AckClosePayment())! as AckClosePayment;
-    case 'RequestRoutes': return accessor(new RequestRoutes())! as RequestRoutes;
+    case 'offset_index_RequestRoutes': return accessor(new RequestRoutes())! as RequestRoutes;
     case 'QueryFriendLastToken': return accessor(new QueryFriendLastToken())! as QueryFriendLastToken;
     default: return null;
   }
@@ -128,7 +128,7 @@ export function unionListToAppRequestBody(
     case 'RequestClosePayment': return accessor(index, new RequestClosePayment())! as RequestClosePayment;
     case 'QueryPayment': return accessor(index, new QueryPayment())! as QueryPayment;
     case 'AckClosePayment': return accessor(index, new AckClosePayment())! as AckClosePayment;
-    case 'RequestRoutes': return accessor(index, new RequestRoutes())! as RequestRoutes;
+    case 'offset_index_RequestRoutes': return accessor(index, new RequestRoutes())! as RequestRoutes;
     case 'QueryFriendLastToken': return accessor(index, new QueryFriendLastToken())! as QueryFriendLastToken;
     default: return null;
   }

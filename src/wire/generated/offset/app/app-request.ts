@@ -26,13 +26,13 @@ import { RemoveFriendCurrency, RemoveFriendCurrencyT } from './remove-friend-cur
 import { RemoveIndexServer, RemoveIndexServerT } from './remove-index-server.js';
 import { RemoveRelay, RemoveRelayT } from './remove-relay.js';
 import { RequestClosePayment, RequestClosePaymentT } from './request-close-payment.js';
-import { RequestRoutes, RequestRoutesT } from './request-routes.js';
 import { ResetFriendChannel, ResetFriendChannelT } from './reset-friend-channel.js';
 import { SetFriendCurrencyMaxDebt, SetFriendCurrencyMaxDebtT } from './set-friend-currency-max-debt.js';
 import { SetFriendCurrencyRate, SetFriendCurrencyRateT } from './set-friend-currency-rate.js';
 import { SetFriendName, SetFriendNameT } from './set-friend-name.js';
 import { SetFriendRelays, SetFriendRelaysT } from './set-friend-relays.js';
 import { Uid, UidT } from '../common/uid.js';
+import { RequestRoutes, RequestRoutesT } from '../index/request-routes.js';
 
 
 /**

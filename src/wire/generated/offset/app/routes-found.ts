@@ -5,7 +5,7 @@
 
 import * as flatbuffers from 'flatbuffers';
 
-import { Route, RouteT } from './route.js';
+import { Route, RouteT } from '../index/route.js';
 
 
 export class RoutesFound implements flatbuffers.IUnpackableObject<RoutesFoundT> {
@@ -26,6 +26,10 @@ static getSizePrefixedRootAsRoutesFound(bb:flatbuffers.ByteBuffer, obj?:RoutesFo
   return (obj || new RoutesFound()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
 }
 
+/**
+ * Each route: `amount` of the requested total travels along `nodes` (source to destination)
+ * and costs `fee`; `forwarder_rates` has one rate per forwarder.
+ */
 routes(index: number, obj?:Route):Route|null {
   const offset = this.bb!.__offset(this.bb_pos, 4);
   return offset ? (obj || new Route()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
