@@ -103,7 +103,7 @@ interface ServerProcess {
 /** Starts benchmarks/transport-server.ts in its own process with `threads` listener threads. */
 async function startServer(seed: Uint8Array, threads: number): Promise<ServerProcess> {
   const child = fork(fileURLToPath(new URL('./transport-server.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
+    // The child inherits this process's node options: the tsx loader (and --cpu-prof when profiling).
     env: { ...process.env, BENCH_SERVER_SEED: Buffer.from(seed).toString('hex'), BENCH_SERVER_THREADS: String(threads) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
