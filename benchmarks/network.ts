@@ -13,6 +13,11 @@
  * prints one JSON summary as the last line.
  *
  *   npm run bench:network [-- --quick] [-- --nodes N] [-- --seconds S] [-- --window W]
+ *                         [-- --phases 2nodes,3hop,load] [-- --profile DIR]
+ *
+ * --profile DIR starts every child process (relay, nodes) with --cpu-prof into DIR (through
+ * OFFSET_NODE_FLAGS, which the launcher honours) and prints
+ * each phase's window on the monotonic clock V8 profiles use, so samples can be cut per phase.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,6 +40,18 @@ const arg = (name: string, fallback: number): number => {
 const phaseSeconds = arg('--seconds', quick ? 6 : 20);
 const loadNodes = arg('--nodes', quick ? 6 : 20);
 const windowSize = arg('--window', 64);
+const strArg = (name: string): string | null => {
+  const i = argv.indexOf(name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : null;
+};
+const phases = new Set((strArg('--phases') ?? '2nodes,3hop,load').split(','));
+const profileDir = strArg('--profile');
+if (profileDir !== null) {
+  mkdirSync(profileDir, { recursive: true });
+  process.env.OFFSET_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
+}
+/** Microseconds on the monotonic clock (the time base of V8 CPU profiles). */
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const CURRENCY = 'FST';
 const RATE: Rate = { mul: 0, add: 1 };
 
@@ -112,6 +129,7 @@ async function runPhase(name: string, pickRoute: () => Node[] | Promise<Node[] |
   bar.start(seconds, 0, { payments: 0, rate: 0 });
   const latenciesMs: number[] = [];
   let failures = 0;
+  const monoStartUs = monoUs();
   const start = performance.now();
   const endMs = start + seconds * 1000;
   const worker = async (): Promise<void> => {
@@ -131,6 +149,7 @@ async function runPhase(name: string, pickRoute: () => Node[] | Promise<Node[] |
   clearInterval(ticker);
   bar.update(seconds, { payments: latenciesMs.length, rate: Math.round(latenciesMs.length / seconds) });
   bar.stop();
+  if (profileDir !== null) process.stderr.write(`${JSON.stringify({ phase: name, mono_start_us: monoStartUs, mono_end_us: monoUs(), payments: latenciesMs.length })}\n`);
   const elapsedS = (performance.now() - start) / 1000;
   return { name, payments: latenciesMs.length, failures, seconds: elapsedS, paymentsPerS: latenciesMs.length / elapsedS, latenciesMs };
 }
@@ -211,18 +230,23 @@ async function main(): Promise<void> {
   try {
     const chain = await startNodes(4, relay);
     all.push(...chain);
+    if (profileDir !== null) {
+      const pids = { driver: process.pid, relay: relay.program.child.pid, ...Object.fromEntries(chain.map((n, i) => [`node${i}`, n.fixture.program?.child.pid])) };
+      process.stderr.write(`${JSON.stringify({ pids })}\n`);
+    }
     for (let i = 0; i + 1 < chain.length; i++) await link(chain[i], chain[i + 1], relays);
-    const two = await runPhase('2nodes', () => [chain[0], chain[1]], phaseSeconds);
+    const skipped = (name: string): PhaseResult => ({ name, payments: 0, failures: 0, seconds: 0, paymentsPerS: 0, latenciesMs: [] });
+    const two = phases.has('2nodes') ? await runPhase('2nodes', () => [chain[0], chain[1]], phaseSeconds) : skipped('2nodes');
     results.push(summarize(two));
     emit(summarize(two));
-    const three = await runPhase('3hop', () => chain, phaseSeconds);
+    const three = phases.has('3hop') ? await runPhase('3hop', () => chain, phaseSeconds) : skipped('3hop');
     results.push(summarize(three));
     emit(summarize(three));
 
-    const extra = await startNodes(Math.max(0, loadNodes - chain.length), relay);
+    const extra = phases.has('load') ? await startNodes(Math.max(0, loadNodes - chain.length), relay) : [];
     all.push(...extra);
     const nodes = [...chain, ...extra];
-    for (const n of nodes) await n.app.must({ kind: 'addIndexServer', server: indexServer });
+    if (phases.has('load')) for (const n of nodes) await n.app.must({ kind: 'addIndexServer', server: indexServer });
     const adj = new Map<number, number[]>(nodes.map((_, i) => [i, []]));
     const edge = async (i: number, j: number): Promise<void> => {
       if (i === j || adj.get(i)!.includes(j)) return;
@@ -230,20 +254,23 @@ async function main(): Promise<void> {
       adj.get(j)!.push(i);
       if (!(Math.abs(i - j) === 1 && Math.max(i, j) < chain.length)) await link(nodes[i], nodes[j], relays);
     };
-    for (let i = 0; i < nodes.length; i++) await edge(i, (i + 1) % nodes.length);
-    for (let k = 0; k < nodes.length / 2; k++) await edge(Math.floor(Math.random() * nodes.length), Math.floor(Math.random() * nodes.length));
-    // Every node must have reported its links before the index can route between any pair.
-    routeFailures = 0;
-    const deadline = performance.now() + 60_000;
-    while (performance.now() < deadline && await indexRoute(nodes, nodes[0], nodes[Math.floor(nodes.length / 2)], 1000n) === null) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
+    let load = skipped('load');
+    if (phases.has('load')) {
+      for (let i = 0; i < nodes.length; i++) await edge(i, (i + 1) % nodes.length);
+      for (let k = 0; k < nodes.length / 2; k++) await edge(Math.floor(Math.random() * nodes.length), Math.floor(Math.random() * nodes.length));
+      // Every node must have reported its links before the index can route between any pair.
+      routeFailures = 0;
+      const deadline = performance.now() + 60_000;
+      while (performance.now() < deadline && await indexRoute(nodes, nodes[0], nodes[Math.floor(nodes.length / 2)], 1000n) === null) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      routeFailures = 0;
+      load = await runPhase('load', () => {
+        const a = Math.floor(Math.random() * nodes.length);
+        const b = (a + 1 + Math.floor(Math.random() * (nodes.length - 1))) % nodes.length;
+        return indexRoute(nodes, nodes[a], nodes[b], 1000n);
+      }, phaseSeconds);
     }
-    routeFailures = 0;
-    const load = await runPhase('load', () => {
-      const a = Math.floor(Math.random() * nodes.length);
-      const b = (a + 1 + Math.floor(Math.random() * (nodes.length - 1))) % nodes.length;
-      return indexRoute(nodes, nodes[a], nodes[b], 1000n);
-    }, phaseSeconds);
     const loadSummary = { ...summarize(load), nodes: nodes.length, route_failures: routeFailures };
     results.push(loadSummary);
     emit(loadSummary);

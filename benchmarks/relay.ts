@@ -53,7 +53,7 @@ async function startRelay(workers: number): Promise<Relay> {
   }));
   const program = startProgram('strelay', ['--idfile', idfile, '--laddr', '127.0.0.1:0', '--workers', String(workers), '--metrics-addr', '127.0.0.1:0', '--config', configFile]);
   program.child.stdout?.resume();
-  const port = await program.port('relay', 60_000).catch(async () => {
+  const port = await program.port('clients', 60_000).catch(async () => {
     await program.stop();
     throw new Error(`strelay did not start: ${program.stderrLines.join(' | ')}`);
   });

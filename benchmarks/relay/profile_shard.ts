@@ -29,7 +29,7 @@ const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--i
   stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OFFSET_LOG_LEVEL: 'info' },
 });
 const relay = new RunningProgram('strelay', child);
-const port = await relay.port('relay', 60_000);
+const port = await relay.port('clients', 60_000);
 const address = { url: `ws://127.0.0.1:${port}/`, publicKey: Buffer.from(identity.publicKey).toString('base64') };
 const seeds = Array.from({ length: 4 }, () => Identity.generate());
 const receiver = new Generator('receiver');

@@ -77,7 +77,7 @@ export class CliNetwork {
     const ident = join(this.dir, `${name}.ident`);
     await this.run('stmgr', ['gen-ident', '--output', ident]);
     const program = this.start('strelay', ['--idfile', ident, '--laddr', LISTEN, '--workers', '1']);
-    const line = await program.waitForLog((l) => l.event === 'listening' && (l.endpoint === 'clients' || l.endpoint === 'relay'), 60_000);
+    const line = await program.waitForLog((l) => l.event === 'listening' && l.endpoint === 'clients', 60_000);
     const address = `127.0.0.1:${line.port as number}`;
     const ticket = join(this.dir, `${name}.relay-ticket`);
     await this.run('stmgr', ['relay-ticket', '--idfile', ident, '--address', address, '--output', ticket]);

@@ -14,9 +14,17 @@ export type ProgramName = 'strelay' | 'stindex' | 'stnode' | 'stctrl' | 'stverif
 const appsDir = dirname(fileURLToPath(import.meta.url));
 const runningFromSource = import.meta.url.endsWith('.ts');
 
+/**
+ * Extra Node.js flags for every started program, from OFFSET_NODE_FLAGS (space-separated), for
+ * flags NODE_OPTIONS refuses, such as `--cpu-prof --cpu-prof-dir=DIR` when profiling benchmarks.
+ */
+function extraNodeFlags(): string[] {
+  return (process.env.OFFSET_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+}
+
 export function programCommand(name: ProgramName): { command: string; args: string[] } {
   const script = join(appsDir, `${name}.${runningFromSource ? 'ts' : 'js'}`);
-  return { command: process.execPath, args: runningFromSource ? ['--import=tsx', script] : [script] };
+  return { command: process.execPath, args: [...extraNodeFlags(), ...(runningFromSource ? ['--import=tsx', script] : [script])] };
 }
 
 interface LogLine {

@@ -45,7 +45,7 @@ async function run(options: StrelayOptions): Promise<void> {
   const identity = loadIdentityFile(options.idfile);
   const relay = await RelayServer.start({ identity, host: options.laddr.host, port: options.laddr.port, config, logger: componentLogger('relay') });
   logger.info({ publicKey: toBase64Url(identity.publicKey), workers: relay.workerCount }, 'relay started');
-  announceListening(logger, 'relay', options.laddr.host, relay.port);
+  announceListening(logger, 'clients', options.laddr.host, relay.port);
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>>['server'] | null = null;
   if (options.metricsAddr !== undefined) {
     const served = await serveMetrics(new RelayMetrics(relay), options.metricsAddr.host, options.metricsAddr.port, logger);

@@ -14,6 +14,10 @@ export class NodeMetrics {
   readonly appRequestErrors: Counter;
   readonly peerFaults: Counter;
   readonly friendFramesDropped: Counter;
+  readonly friendFramesSent: Counter;
+  readonly friendBytesSent: Counter;
+  readonly friendFramesReceived: Counter;
+  readonly reportMutations: Counter;
 
   constructor() {
     const r = this.registry;
@@ -31,6 +35,10 @@ export class NodeMetrics {
     this.appRequestErrors = new Counter({ name: 'offset_node_app_request_errors_total', help: 'App requests answered with an error, by code', labelNames: ['code'], registers: [r] });
     this.peerFaults = new Counter({ name: 'offset_node_peer_faults_total', help: 'Faults detected in friends\' messages, by code', labelNames: ['code'], registers: [r] });
     this.friendFramesDropped = new Counter({ name: 'offset_node_friend_frames_dropped_total', help: 'Frames for a friend with no live link (the token protocol resends)', registers: [r] });
+    this.friendFramesSent = new Counter({ name: 'offset_node_friend_frames_sent_total', help: 'Messages (move tokens, inconsistency errors) sent to friends', registers: [r] });
+    this.friendBytesSent = new Counter({ name: 'offset_node_friend_bytes_sent_total', help: 'Bytes of messages sent to friends (before transport framing)', registers: [r] });
+    this.friendFramesReceived = new Counter({ name: 'offset_node_friend_frames_received_total', help: 'Messages received from friends', registers: [r] });
+    this.reportMutations = new Counter({ name: 'offset_node_report_mutations_total', help: 'Report mutations broadcast to apps', registers: [r] });
   }
 
   serve(host: string, port: number): Promise<{ server: Server; port: number }> {

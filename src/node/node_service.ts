@@ -111,6 +111,10 @@ export class NodeService {
     this.engine = await FunderRuntime.open(funderPath(this.db.path), this.o.identity, {
       sendFriend: (friend, bytes) => {
         if (!this.channeler.send(friend, bytes)) metrics?.friendFramesDropped.inc();
+        else {
+          metrics?.friendFramesSent.inc();
+          metrics?.friendBytesSent.inc(bytes.byteLength);
+        }
       },
       toApp: (appId, message) => this.toApp(appId, message),
       peerFault: (f) => {
@@ -127,6 +131,7 @@ export class NodeService {
       backoff: this.o.channelerBackoffMs,
       hooks: {
         onFrame: (friend, frame) => {
+          metrics?.friendFramesReceived.inc();
           const decoded = decodeFriendMessage(frame);
           if (!decoded.ok) {
             metrics?.peerFaults.inc({ code: decoded.error.code });
@@ -350,7 +355,10 @@ export class NodeService {
     this.lastReport = next;
     if (prev === null) return;
     const mutations = diffReports(prev, next);
-    if (mutations.length > 0) this.appServer?.broadcast({ kind: 'mutations', appRequestId: null, mutations });
+    if (mutations.length > 0) {
+      this.o.metrics?.reportMutations.inc(mutations.length);
+      this.appServer?.broadcast({ kind: 'mutations', appRequestId: null, mutations });
+    }
   }
 
   report(): NodeReport {

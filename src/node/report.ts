@@ -1,4 +1,4 @@
-import { toBase64Url } from '../common/bytes.js';
+import { bytesEqual, toBase64Url } from '../common/bytes.js';
 import type { Friend, FunderState } from '../funder/state.js';
 import type { ResetTerms as FunderResetTerms } from '../funder/types.js';
 import type { ChannelStatus, FriendReport, NamedAddress, NodeReport, ReportMutation, ResetTerms } from './app_codec.js';
@@ -59,17 +59,27 @@ export function buildReport(inputs: ReportInputs): NodeReport {
   };
 }
 
-/** A comparison key for plain report values (bytes and bigints included). */
+/**
+ * Structural equality of plain report values (bytes and bigints included). The report is diffed
+ * after every batch of the core's changes, so this walks the values instead of serialising them.
+ * A missing field equals an undefined one.
+ */
 function same(a: unknown, b: unknown): boolean {
-  return keyOf(a) === keyOf(b);
-}
-
-function keyOf(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v === 'bigint') return `n${v}`;
-    if (v instanceof Uint8Array) return `b${toBase64Url(v)}`;
-    return v;
-  });
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    return a instanceof Uint8Array && b instanceof Uint8Array && bytesEqual(a, b);
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k in x) if (!same(x[k], y[k])) return false;
+  for (const k in y) if (!(k in x) && y[k] !== undefined) return false;
+  return true;
 }
 
 function byKey<T extends { publicKey: Uint8Array }>(items: readonly T[]): Map<string, T> {

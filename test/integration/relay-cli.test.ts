@@ -23,7 +23,7 @@ t.test('strelay serves metrics and status, then drains on SIGTERM and exits 0', 
   const { idfile, configFile, identity } = setup({ timeouts: { drainGraceMs: 800 } });
   const relay = startProgram('strelay', ['--idfile', idfile, '--laddr', '127.0.0.1:0', '--workers', '2', '--metrics-addr', '127.0.0.1:0', '--config', configFile]);
   t.teardown(() => relay.stop('SIGKILL'));
-  const port = await relay.port('relay', 60_000);
+  const port = await relay.port('clients', 60_000);
   const metricsPort = await relay.port('metrics');
   const address: RelayAddress = { url: `ws://127.0.0.1:${port}/`, publicKey: identity.publicKey };
 

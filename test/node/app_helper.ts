@@ -150,7 +150,7 @@ export async function startRelay(dir: string): Promise<{ program: RunningProgram
   const idfile = join(dir, `relay-${Math.random().toString(36).slice(2)}.ident`);
   writeIdentityFile(idfile, identity);
   const program = startProgram('strelay', ['--idfile', idfile, '--laddr', '127.0.0.1:0', '--workers', '1'], { OFFSET_LOG_LEVEL: 'info' });
-  const line = await program.waitForLog((l) => l.event === 'listening' && (l.endpoint === 'clients' || l.endpoint === 'relay'), 60_000);
+  const line = await program.waitForLog((l) => l.event === 'listening' && l.endpoint === 'clients', 60_000);
   return { program, identity, address: `127.0.0.1:${line.port as number}` };
 }
 

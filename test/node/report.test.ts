@@ -52,3 +52,28 @@ t.test('mutations turn the previous report into the next one, step after step', 
   step('friend removed (or refused while payments are open)', report(a.state, [], null));
   t.same(diffReports(prev, prev), [], 'no change, no mutation');
 });
+
+t.test('the diff sees one byte or one unit of change anywhere in a friend, and nothing in a rebuilt equal report', async (t) => {
+  const net = new SimNet('report-eq');
+  const a = net.add('a');
+  const b = net.add('b');
+  net.befriend(a, b, 'FST', 100n, 100n);
+  const base = report(a.state);
+  t.same(diffReports(base, report(a.state)), [], 'a report rebuilt from the same state is the same');
+  const friend = base.friends[0];
+  const channel = friend.channel;
+  t.equal(channel.kind, 'consistent');
+  if (channel.kind !== 'consistent') return;
+  const edited = (f: typeof friend): NodeReport => ({ ...base, friends: [f] });
+  const pending = { ...channel, balances: channel.balances.map((x) => ({ ...x, remotePendingDebt: x.remotePendingDebt + 1n })) };
+  t.same(diffReports(base, edited({ ...friend, channel: pending })).map((m) => m.kind), ['friendChannelSet'], 'one unit of pending debt');
+  const hash = friend.lastTokenHash === null ? null : Uint8Array.from(friend.lastTokenHash);
+  if (hash !== null) hash[hash.length - 1] ^= 1;
+  t.same(diffReports(base, edited({ ...friend, lastTokenHash: hash ?? new Uint8Array(32) })).map((m) => m.kind), ['friendChannelSet'], 'one bit of the last token hash');
+  const relayKey = Uint8Array.from(friend.relays[0]?.publicKey ?? new Uint8Array(32));
+  relayKey[0] ^= 1;
+  const relays = [{ publicKey: relayKey, address: friend.relays[0]?.address ?? '127.0.0.1:9' }];
+  t.same(diffReports(base, edited({ ...friend, relays })).map((m) => m.kind), ['friendRelaysSet'], 'one bit of a relay key');
+  const config = { ...friend.currencyConfigs[0], rate: { ...friend.currencyConfigs[0].rate, add: friend.currencyConfigs[0].rate.add + 1 } };
+  t.same(diffReports(base, edited({ ...friend, currencyConfigs: [config] })).map((m) => m.kind), ['friendCurrencyConfigSet'], 'the rate');
+});
