@@ -158,7 +158,7 @@ function breakdown(w: Workload): Record<string, number> {
   return out;
 }
 
-export async function measureIngest(updates: number, workerCounts: readonly number[] = [1, 2]): Promise<Record<string, unknown>> {
+export async function measureIngest(updates: number, workerCounts: readonly number[] = [1, 2]): Promise<Record<string, unknown> & { mutations_per_s: number }> {
   const w = workload(updates);
   const sync = runSync(w);
   const byWorkers: Record<string, number> = {};

@@ -82,6 +82,7 @@ export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent
       if (friend !== undefined && !friend.online) {
         friend.online = true;
         friend.resendPending = true;
+        friend.answeredRetransmitOf = null;
         friend.tokenRequested = false;
         ctx.wake.add(friend.key);
       }
@@ -240,8 +241,11 @@ function onFriendMessage(ctx: Ctx, friendPk: PublicKey, message: FriendMessage):
       ctx.wake.add(friend.key);
       return;
     case 'retransmit':
-      friend.resendPending = true;
-      ctx.wake.add(friend.key);
+      if (friend.answeredRetransmitOf !== friend.channel.lastOutgoing) {
+        friend.answeredRetransmitOf = friend.channel.lastOutgoing;
+        friend.resendPending = true;
+        ctx.wake.add(friend.key);
+      }
       return;
     case 'ignored':
       ctx.faults.push({ friend: friendPk, code: result.error });

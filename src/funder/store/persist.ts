@@ -291,6 +291,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
             // The channel is attached once its records are read, below.
             ...record, key: rest, channel: undefined as unknown as TokenChannel,
             backwards: [], requests: [], userRequests: [], online: false, remoteWantsToken: false, tokenRequested: false, resendPending: false,
+            answeredRetransmitOf: null,
           });
           keeper.loaded(key, value.toString('latin1'));
           break;
