@@ -5,7 +5,7 @@ import { FlatTable } from '../wire/flat_table.js';
 
 /**
  * The messages between the index server's main thread and its signature-check workers
- * (schemas/index_ingest.fbs). The main thread decodes each update anyway (it must screen it),
+ * (schemas/ingest.fbs). The main thread decodes each update anyway (it must screen it),
  * so it also writes the signed digest into the batch; a worker then does nothing but Ed25519.
  * Verdicts come back as one byte per item. Both buffers are transferred, never copied.
  */

@@ -152,7 +152,7 @@ fuzzDecoder(t, {
   ],
 });
 
-// Signature-worker messages (schemas/index_ingest.fbs): the worker reads batches through the
+// Signature-worker messages (schemas/ingest.fbs): the worker reads batches through the
 // bounds-checked reader and must answer garbage with verdicts, never throw.
 const batchSample = (() => {
   const builder = new VerifyBatchBuilder();

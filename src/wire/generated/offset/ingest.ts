@@ -3,6 +3,6 @@
 
 /* eslint-disable @typescript-eslint/no-unused-vars, @typescript-eslint/no-explicit-any, @typescript-eslint/no-non-null-assertion */
 
-export { SignedDigest, SignedDigestT } from './index-ingest/signed-digest.js';
-export { VerifyBatch, VerifyBatchT } from './index-ingest/verify-batch.js';
-export { VerifyVerdicts, VerifyVerdictsT } from './index-ingest/verify-verdicts.js';
+export { SignedDigest, SignedDigestT } from './ingest/signed-digest.js';
+export { VerifyBatch, VerifyBatchT } from './ingest/verify-batch.js';
+export { VerifyVerdicts, VerifyVerdictsT } from './ingest/verify-verdicts.js';
