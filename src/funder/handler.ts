@@ -732,6 +732,7 @@ function resetChannel(friend: Friend, balances: readonly { currency: Currency; b
     inconsistencyCounter,
     moveTokenCounter: 0n,
     lastIncomingDigest: null,
+    lastIncoming: null,
     recentIncoming: [],
   };
 }
@@ -796,6 +797,7 @@ function tryAcceptReset(ctx: Ctx, friend: Friend, move: MoveToken): boolean {
     direction: 'incoming',
     lastIncomingToken: move.newToken,
     lastIncomingDigest: moveDigest(move, prefix),
+    lastIncoming: { prefixHash: prefix, infoHash: move.infoHash, randNonce: move.randNonce, newToken: move.newToken, moveTokenCounter: 0n },
   };
   if (move.relays !== null) friend.relays = [...move.relays];
   friend.settledResetTokens = settledTokens(friend.inconsistency);
