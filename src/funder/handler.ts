@@ -40,11 +40,10 @@ export interface CoreEnv {
 
 class Ctx {
   readonly effects: Effect[] = [];
-  readonly changes: ChangeSet = emptyChangeSet();
   readonly faults: PeerFault[] = [];
   /** Friends that may have something to send once the event is handled. */
   readonly wake = new Set<string>();
-  constructor(readonly state: FunderState, readonly env: CoreEnv, readonly nowMs: number) {}
+  constructor(readonly state: FunderState, readonly env: CoreEnv, readonly nowMs: number, readonly changes: ChangeSet) {}
 
   toApp(appId: string, message: AppMessage): void {
     this.effects.push({ kind: 'toApp', appId, message });
@@ -71,8 +70,12 @@ class Ctx {
   }
 }
 
-export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent, nowMs: number): FunderOutput {
-  const ctx = new Ctx(state, env, nowMs);
+/**
+ * `changes`, when given, receives this event's changed entities in place of a fresh set, so a
+ * runtime gathering a batch over many events allocates and merges nothing per event.
+ */
+export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent, nowMs: number, changes: ChangeSet = emptyChangeSet()): FunderOutput {
+  const ctx = new Ctx(state, env, nowMs, changes);
   switch (event.kind) {
     case 'friendMessage':
       onFriendMessage(ctx, event.friend, event.message);
@@ -771,6 +774,7 @@ function resetChannel(friend: Friend, balances: readonly { currency: Currency; b
     inconsistencyCounter,
     moveTokenCounter: 0n,
     lastIncomingDigest: null,
+    lastIncoming: null,
     recentIncoming: [],
   };
 }
@@ -836,7 +840,9 @@ function tryAcceptReset(ctx: Ctx, friend: Friend, move: MoveToken): boolean {
     direction: 'incoming',
     lastIncomingToken: move.newToken,
     lastIncomingDigest: moveDigest(move, prefix),
-    lastIncomingSigned: { prefixHash: prefix, randNonce: move.randNonce, newToken: move.newToken, info },
+    lastIncoming: {
+      prefixHash: prefix, infoHash: move.infoHash, randNonce: move.randNonce, newToken: move.newToken, moveTokenCounter: 0n, balances: info.balances,
+    },
   };
   if (move.relays !== null) friend.relays = [...move.relays];
   friend.settledResetTokens = settledTokens(friend.inconsistency);

@@ -30,13 +30,13 @@ export interface TokenChannel {
   lastIncomingToken: Signature;
   /** Digest of the last move we accepted, to recognise a retransmission. */
   lastIncomingDigest: Hash | null;
+  /**
+   * The last move we accepted, reduced to what its signature covers (what `stctrl info
+   * friend-last-token` shows): anyone holding the friend's key can check what it last agreed to.
+   */
+  lastIncoming: LastIncomingMove | null;
   /** new_token (hex) of the last few moves we accepted, to recognise replays of older ones. */
   recentIncoming: string[];
-  /**
-   * The friend's signature over the last move we accepted, with what it signed: anyone holding
-   * the friend's key can check it, so it shows what the friend last agreed to.
-   */
-  lastIncomingSigned: SignedMove | null;
   moveTokenCounter: bigint;
   inconsistencyCounter: bigint;
   mutualCredits: Map<Currency, MutualCredit>;
@@ -45,12 +45,20 @@ export interface TokenChannel {
   remoteAnnounced: Currency[];
 }
 
-/** A move's signature and the fields it covers (the token info from the signer's side). */
-export interface SignedMove {
+/**
+ * A move the friend sent and we accepted, reduced to what its signature covers. The token info it
+ * signed is the friend's view: keys (friend, us), `balances`, the channel's inconsistency counter
+ * (a reset clears this record) and `moveTokenCounter`; `infoHash` is its hash.
+ */
+export interface LastIncomingMove {
   readonly prefixHash: Hash;
+  readonly infoHash: Hash;
   readonly randNonce: Uid;
   readonly newToken: Signature;
-  readonly info: TokenInfo;
+  /** The move token counter the move produced. */
+  readonly moveTokenCounter: bigint;
+  /** The balances it signed, from the friend's side, sorted by currency. */
+  readonly balances: readonly BalanceInfo[];
 }
 
 const RECENT_MOVES_KEPT = 8;
@@ -94,8 +102,8 @@ export function newTokenChannel(local: PublicKey, remote: PublicKey): TokenChann
     lastOutgoing: genesis,
     lastIncomingToken: genesis.newToken,
     lastIncomingDigest: null,
+    lastIncoming: null,
     recentIncoming: [],
-    lastIncomingSigned: null,
     moveTokenCounter: 0n,
     inconsistencyCounter: 0n,
     mutualCredits: new Map(),
@@ -296,8 +304,10 @@ export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
   ch.moveTokenCounter = counter;
   ch.lastIncomingToken = move.newToken;
   ch.lastIncomingDigest = moveDigest(move, prefix);
+  ch.lastIncoming = {
+    prefixHash: prefix, infoHash: move.infoHash, randNonce: move.randNonce, newToken: move.newToken, moveTokenCounter: counter, balances: info.balances,
+  };
   ch.recentIncoming = [Buffer.from(move.newToken).toString('hex'), ...ch.recentIncoming].slice(0, RECENT_MOVES_KEPT);
-  ch.lastIncomingSigned = { prefixHash: prefix, randNonce: move.randNonce, newToken: move.newToken, info };
   ch.direction = 'incoming';
   return { kind: 'applied', ops: move.ops, relays: move.relays };
 }

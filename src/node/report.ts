@@ -53,20 +53,20 @@ export function friendReport(f: Friend): FriendReport {
  * first one (and for channels stored before the node kept it).
  */
 export function friendLastToken(f: Friend): SignedToken | null {
-  const signed = f.channel.lastIncomingSigned ?? null;
-  if (signed === null) return null;
-  const info = signed.info;
+  const last = f.channel.lastIncoming ?? null;
+  if (last === null) return null;
+  // The friend signed its own view: it is the "local" side of the token info.
   return {
-    prefixHash: signed.prefixHash,
-    randNonce: signed.randNonce,
-    newToken: signed.newToken,
-    signer: info.localPublicKey,
-    receiver: info.remotePublicKey,
-    balances: info.balances.map((b) => ({
+    prefixHash: last.prefixHash,
+    randNonce: last.randNonce,
+    newToken: last.newToken,
+    signer: f.publicKey,
+    receiver: f.channel.localPublicKey,
+    balances: last.balances.map((b) => ({
       currency: b.currency, balance: b.balance, localPendingDebt: b.localPending, remotePendingDebt: b.remotePending,
     })),
-    inconsistencyCounter: info.inconsistencyCounter,
-    moveTokenCounter: info.moveTokenCounter,
+    inconsistencyCounter: f.channel.inconsistencyCounter,
+    moveTokenCounter: last.moveTokenCounter,
   };
 }
 

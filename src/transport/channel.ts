@@ -208,6 +208,15 @@ export class SecureChannel {
     return this.logger;
   }
 
+  /**
+   * Ordinary ends of a connection (a goodbye, a peer that went away) are logged at debug: a
+   * server sees thousands a second, and a line plus a child logger each was a visible part of a
+   * short connection's cost. Failures stay at warn.
+   */
+  private debug(code: TransportErrorCode, message: string): void {
+    if (this.options.logger.isLevelEnabled('debug')) this.log.debug({ code }, message);
+  }
+
   /** Dials: runs the initiator side over `pipe`; resolves once the responder proved the pinned key. */
   static initiate(pipe: FramePipe, params: InitiateParams): Promise<SecureChannel> {
     const options = resolveChannelOptions(params.options);
@@ -334,15 +343,20 @@ export class SecureChannel {
     return below;
   }
 
-  /** Sets the frame handler. Frames that arrived before it was set are delivered now. */
+  /**
+   * Sets the frame handler. Frames that arrived before it was set are delivered now, also after
+   * the peer said goodbye: a responder's channel is handed out only after the message that
+   * confirmed it was read, and a client's first message can carry its frames and its goodbye.
+   */
   onFrame(handler: (frame: Uint8Array) => void): void {
     this.frameHandler = handler;
     if (this.undelivered.length > 0) {
       const pending = this.undelivered;
+      const afterGoodbye = this.state === 'closed';
       this.undelivered = [];
       this.undeliveredBytes = 0;
       for (const frame of pending) {
-        if (this.state !== 'open') break;
+        if (this.state !== 'open' && !afterGoodbye) break;
         handler(frame);
       }
     }
@@ -486,7 +500,7 @@ export class SecureChannel {
     }
     if (opened.goodbye !== undefined && this.state === 'open') {
       const reason = opened.goodbye.reason;
-      this.log.info({ code: TransportErrorCode.PeerClosed }, `peer closed: ${reason}`);
+      this.debug(TransportErrorCode.PeerClosed, `peer closed: ${reason}`);
       this.finish(closeError(TransportErrorCode.PeerClosed, `peer closed: ${reason}`), 'goodbye');
       return;
     }
@@ -506,7 +520,7 @@ export class SecureChannel {
     if (this.state === 'closed' || this.state === 'detached') return;
     const error = closeError(localError ?? TransportErrorCode.ConnectionLost, `pipe closed: ${reason}`);
     if (localError !== undefined) this.log.warn({ code: error.code }, error.message);
-    else this.log.info({ code: error.code }, error.message);
+    else this.debug(error.code, error.message);
     this.finish(error, null);
   }
 
@@ -532,7 +546,12 @@ export class SecureChannel {
     this.stopTimer();
     this.queue = [];
     this.queuedBytes = 0;
-    this.undelivered = [];
+    // Frames the peer sent before its goodbye stay for a frame handler set later; after any
+    // other end they are dropped.
+    if (error.code !== TransportErrorCode.PeerClosed) {
+      this.undelivered = [];
+      this.undeliveredBytes = 0;
+    }
     if (pipeReason !== null) this.pipe.close(pipeReason);
     this.session.destroy();
     if (wasConfirming) {

@@ -1,7 +1,7 @@
 import { MAX_ADDRESS_BYTES, MAX_CURRENCIES_PER_FRIEND, MAX_CURRENCY_BYTES, MAX_OPS_PER_MOVE, MAX_RELAYS, MAX_ROUTE_KEYS } from '../constants.js';
 import type { FailureCause } from '../api.js';
 import type { TxStage } from '../mutual_credit.js';
-import type { SignedMove } from '../token_channel.js';
+import type { LastIncomingMove } from '../token_channel.js';
 import type {
   CurrencyConfig, Deadline, Downstream, Inconsistency, InvoiceTx, PaymentTxStatus, QueueName, QueuedOp, Upstream,
 } from '../state.js';
@@ -229,6 +229,7 @@ export interface ChannelRecord {
   readonly direction: 'incoming' | 'outgoing';
   readonly lastIncomingToken: Uint8Array;
   readonly lastIncomingDigest: Uint8Array | null;
+  readonly lastIncoming: LastIncomingMove | null;
   readonly recentIncoming: string[];
   readonly moveTokenCounter: bigint;
   readonly inconsistencyCounter: bigint;
@@ -237,9 +238,24 @@ export interface ChannelRecord {
   readonly remoteAnnounced: Currency[];
 }
 
+type Balance = { currency: Currency; balance: bigint; localPending: bigint; remotePending: bigint };
+
+function writeBalance(w: RecordWriter, b: Balance): void {
+  writeCurrency(w, b.currency);
+  w.signed(b.balance).unsigned(b.localPending).unsigned(b.remotePending);
+}
+
+function readBalance(r: RecordReader): Balance {
+  return { currency: readCurrency(r), balance: r.signed(), localPending: r.unsigned(), remotePending: r.unsigned() };
+}
+
 export function encodeChannel(c: ChannelRecord): Buffer {
   const w = begin(256).u8(c.direction === 'incoming' ? 0 : 1).fixed(c.lastIncomingToken, 64);
   w.optional(c.lastIncomingDigest, (ow, d) => ow.fixed(d, 32));
+  w.optional(c.lastIncoming, (ow, m) => {
+    ow.fixed(m.prefixHash, 32).fixed(m.infoHash, 32).fixed(m.randNonce, 16).fixed(m.newToken, 64).u64(m.moveTokenCounter);
+    ow.list(m.balances, writeBalance);
+  });
   w.list(c.recentIncoming, (lw, hex) => lw.fixed(Buffer.from(hex, 'hex'), 64));
   w.u64(c.moveTokenCounter).u64(c.inconsistencyCounter);
   w.list(c.balances, (lw, b) => {
@@ -258,6 +274,10 @@ export function decodeChannel(value: Buffer): ChannelRecord {
       direction: d === 0 ? 'incoming' : 'outgoing',
       lastIncomingToken: r.fixed(64),
       lastIncomingDigest: r.optional((or) => or.fixed(32)),
+      lastIncoming: r.optional((or) => ({
+        prefixHash: or.fixed(32), infoHash: or.fixed(32), randNonce: or.fixed(16), newToken: or.fixed(64), moveTokenCounter: or.u64(),
+        balances: or.list(MAX_CURRENCIES_PER_FRIEND, readBalance),
+      })),
       recentIncoming: r.list(64, (lr) => hexOf(lr.fixed(64))),
       moveTokenCounter: r.u64(),
       inconsistencyCounter: r.u64(),
@@ -266,33 +286,6 @@ export function decodeChannel(value: Buffer): ChannelRecord {
       })),
       localAnnounced: r.list(MAX_CURRENCIES_PER_FRIEND, readCurrency),
       remoteAnnounced: r.list(MAX_CURRENCIES_PER_FRIEND, readCurrency),
-    };
-  });
-}
-
-/** The friend's last signed move; its keys are the friend's and ours, so they are not stored. */
-export function encodeSignedMove(s: SignedMove): Buffer {
-  const w = begin(160).fixed(s.prefixHash, 32).fixed(s.randNonce, 16).fixed(s.newToken, 64);
-  w.list(s.info.balances, (lw, b) => {
-    writeCurrency(lw, b.currency);
-    lw.signed(b.balance).unsigned(b.localPending).unsigned(b.remotePending);
-  });
-  return w.u64(s.info.inconsistencyCounter).u64(s.info.moveTokenCounter).finish();
-}
-
-export function decodeSignedMove(value: Buffer, signer: Uint8Array, receiver: Uint8Array): SignedMove {
-  return decodeWhole(value, (r) => {
-    const prefixHash = r.fixed(32);
-    const randNonce = r.fixed(16);
-    const newToken = r.fixed(64);
-    const balances = r.list(MAX_CURRENCIES_PER_FRIEND, (lr) => ({
-      currency: readCurrency(lr), balance: lr.signed(), localPending: lr.unsigned(), remotePending: lr.unsigned(),
-    }));
-    const inconsistencyCounter = r.u64();
-    const moveTokenCounter = r.u64();
-    return {
-      prefixHash, randNonce, newToken,
-      info: { localPublicKey: signer, remotePublicKey: receiver, balances, inconsistencyCounter, moveTokenCounter },
     };
   });
 }
