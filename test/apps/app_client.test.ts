@@ -63,7 +63,7 @@ t.test('answers that arrive before anyone waits for them are kept; a lost connec
   t.teardown(() => node.stop());
   node.script = (request, reply, self) => {
     if (request.body.kind === 'paymentStatus') {
-      reply({ kind: 'closePayment', paymentId: request.body.paymentId, status: { kind: 'inProgress' } });
+      reply({ kind: 'closePayment', paymentId: request.body.paymentId, status: { kind: 'inProgress', commit: null } });
       reply({ kind: 'result', appRequestId: request.appRequestId, error: null });
     } else if (request.body.kind === 'requestClosePayment') {
       // Never answered: the node goes away instead.
