@@ -1,4 +1,3 @@
-import { deserialize } from 'node:v8';
 import { bytesEqual } from '../common/bytes.js';
 import { OffsetError } from '../common/errors.js';
 import type { Identity } from '../crypto/identity.js';
@@ -9,7 +8,7 @@ import {
 import { encodeFriendMessage } from './codec.js';
 import { handleEvent, type CoreEnv } from './handler.js';
 import { newFunderState, type FunderState } from './state.js';
-import { changesToOps, nodeRecord, stateFromRecords, toBatch } from './store/persist.js';
+import { FunderCorruptRecordError, RecordKeeper, readNodeRecord, stateFromRecords, toBatch } from './store/persist.js';
 import { RocksStore } from './store/rocks.js';
 import type { PublicKey } from './types.js';
 
@@ -43,8 +42,6 @@ export class FunderWrongIdentityError extends OffsetError {
 
 export class FunderRuntime {
   private pendingChanges: ChangeSet = emptyChangeSet();
-  /** Records to write with the next batch besides the changed entities (the first node record). */
-  private pendingOps = new Map<string, Buffer | null>();
   private pendingEffects: Effect[] = [];
   private writing: Promise<void> | null = null;
   private closed = false;
@@ -55,6 +52,7 @@ export class FunderRuntime {
     readonly state: FunderState,
     private readonly env: CoreEnv,
     private readonly store: RocksStore,
+    private readonly keeper: RecordKeeper,
     private readonly sink: RuntimeSink,
     private readonly options: RuntimeOptions,
   ) {}
@@ -63,19 +61,23 @@ export class FunderRuntime {
     const store = await RocksStore.open(location);
     const records = await store.readAll();
     const state = newFunderState(identity.publicKey);
+    const keeper = new RecordKeeper();
     const node = records.get('n');
-    if (node !== undefined) {
-      const stored = deserialize(node) as { pk?: string };
-      if (stored.pk !== Buffer.from(identity.publicKey).toString('hex')) {
-        await store.close();
-        throw new FunderWrongIdentityError();
+    try {
+      if (node !== undefined) {
+        if (!bytesEqual(readNodeRecord(node).publicKey, identity.publicKey)) throw new FunderWrongIdentityError();
+        stateFromRecords(state, records, keeper);
+      } else if (records.size > 0) {
+        throw new FunderCorruptRecordError('n', 'missing while other records exist');
       }
-      stateFromRecords(state, records);
+    } catch (err) {
+      await store.close();
+      throw err;
     }
     const env: CoreEnv = { signer: identity, random: options.random ?? randomBytes };
-    const runtime = new FunderRuntime(state, env, store, sink, options);
+    const runtime = new FunderRuntime(state, env, store, keeper, sink, options);
     if (node === undefined) {
-      runtime.pendingOps.set('n', nodeRecord(state));
+      runtime.pendingChanges.node = true;
       runtime.schedule();
     }
     return runtime;
@@ -104,14 +106,13 @@ export class FunderRuntime {
   private async flushLoop(): Promise<void> {
     // Yield once so events arriving in the same turn join this batch.
     await Promise.resolve();
-    while (this.pendingOps.size > 0 || !isEmptyChangeSet(this.pendingChanges) || this.pendingEffects.length > 0) {
+    while (!isEmptyChangeSet(this.pendingChanges) || this.pendingEffects.length > 0) {
       // Cut the batch synchronously: the records then show the state after exactly the events
       // whose effects this batch releases, however many there were.
-      const ops = changesToOps(this.state, this.pendingChanges, this.pendingOps);
+      const ops = this.keeper.changesToOps(this.state, this.pendingChanges);
       this.pendingChanges = emptyChangeSet();
       const effects = this.pendingEffects;
       const events = this.eventsInBatch;
-      this.pendingOps = new Map();
       this.pendingEffects = [];
       this.eventsInBatch = 0;
       if (ops.size > 0) {
@@ -141,7 +142,7 @@ export class FunderRuntime {
   }
 
   idle(): boolean {
-    return this.writing === null && this.pendingOps.size === 0 && isEmptyChangeSet(this.pendingChanges) && this.pendingEffects.length === 0;
+    return this.writing === null && isEmptyChangeSet(this.pendingChanges) && this.pendingEffects.length === 0;
   }
 
   async close(): Promise<void> {

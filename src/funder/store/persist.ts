@@ -1,91 +1,227 @@
-import { deserialize, serialize } from 'node:v8';
+import { bytesEqual } from '../../common/bytes.js';
+import { OffsetError } from '../../common/errors.js';
 import type { ChangeSet } from '../api.js';
 import { newMutualCredit, type MutualCredit, type PendingTx } from '../mutual_credit.js';
-import type { Friend, FunderState, QueuedOp } from '../state.js';
+import { responseHash } from '../signing.js';
+import type { Friend, FunderState, OpenInvoice, Payment, PaymentTx, QueuedOp } from '../state.js';
 import type { TokenChannel } from '../token_channel.js';
+import type { Commit, Receipt } from '../types.js';
+import { RecordFormatError } from './binary.js';
+import {
+  bytesOfHex, decodeChannel, decodeDeadline, decodeDownstream, decodeFriend, decodeInvoiceHeader, decodeInvoiceStatus,
+  decodeInvoiceTx, decodeMove, decodeNode, decodePaymentHeader, decodePaymentResponse, decodePaymentStatus,
+  decodePaymentTx, decodeQueued, decodeReceipt, decodeTxRequest, decodeTxStage, decodeUpstream, encodeChannel,
+  encodeDeadline, encodeDownstream, encodeFriend, encodeInvoiceHeader, encodeInvoiceStatus, encodeInvoiceTx, encodeMove,
+  encodeNode, encodePaymentHeader, encodePaymentResponse, encodePaymentStatus, encodePaymentTx, encodeQueued,
+  encodeReceipt, encodeTxRequest, encodeTxStage, encodeUpstream,
+} from './records.js';
 import type { BatchOp } from './rocks.js';
 
 /**
- * Key layout: one record per entity, so an event writes only what it changed.
- *   n                                  node (relays)
- *   f/<friend>                         friend: name, relays, status, configs, queues, reset terms
- *   c/<friend>                         token channel: chain tokens, counters, last move, balances
- *   t/<friend>/<L|R>/<request>/<cur>   one pending transaction of a mutual credit
- *   q/<friend>/<seq>                   one operation waiting for the token
- *   u/<request>  d/<friend/cur/req>  e/<request>  i/<invoice>  p/<payment>
- * Values are V8-serialised records. A `prefix` lets the records share a database with others.
+ * Key layout. An entity is split so that what never changes is written once, and a transition
+ * writes only a small record:
+ *   n                          node: our key, relays
+ *   f/<friend>                 friend: name, relays, status, configs, reset terms
+ *   c/<friend>                 token channel: direction, counters, last incoming token, balances
+ *   m/<friend>                 the last move we sent (changes only when we send one)
+ *   t/<friend>/<L|R>/<req>/<cur>  a pending transaction's request (written once)
+ *   s/<friend>/<L|R>/<req>/<cur>  its response stage (written once, if it gets one)
+ *   q/<friend>/<seq>           one operation waiting for the token
+ *   u/<req>  d/<friend>/<cur>/<req>  e/<req>   request routing and deadlines
+ *   i/<inv>  j/<inv>  k/<inv>/<req>            invoice: header, status, accepted transactions
+ *   p/<pay>  r/<pay>  x/<pay>/<req>  y/<pay>/<req>  w/<pay>
+ *                              payment: header, status, transaction, its response, receipt parts
+ * Values are the binary records of records.ts, each led by a format version byte. A `prefix`
+ * lets the records share a database with others.
+ *
+ * The keeper remembers what is on disk (and for small changing records, their last bytes), so
+ * a batch puts only records that are new or changed and deletes only records that exist: an
+ * operation queued and sent before the next write never touches the disk.
  */
 
-// V8's structured serialisation keeps bigints, byte arrays and maps as they are, and is several
-// times faster than JSON with tagging; Node reads records written by older versions.
-function encode(value: unknown): Buffer {
-  return serialize(value);
-}
-
-function decode<T>(bytes: Buffer): T {
-  return deserialize(bytes) as T;
-}
-
-/** The node record also names our key, so a database is never opened with another identity. */
-export function nodeRecord(state: FunderState): Buffer {
-  return encode({ pk: Buffer.from(state.localPublicKey).toString('hex'), relays: state.relays });
-}
-
-const VOLATILE = new Set(['online', 'remoteWantsToken', 'tokenRequested', 'resendPending', 'channel', 'backwards', 'requests', 'userRequests']);
-
-function friendRecord(friend: Friend): Buffer {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(friend)) if (!VOLATILE.has(k)) out[k] = v;
-  return encode(out);
-}
-
-function channelRecord(ch: TokenChannel): Buffer {
-  const balances: [string, bigint, bigint, bigint][] = [];
-  for (const [currency, mc] of ch.mutualCredits) balances.push([currency, mc.balance, mc.localPending, mc.remotePending]);
-  const { mutualCredits: _omit, ...rest } = ch;
-  return encode({ ...rest, balances });
-}
-
-/** The writes that make the store match `state` for every entity in `changes`. */
-export function changesToOps(
-  state: FunderState, changes: ChangeSet, into: Map<string, Buffer | null> = new Map(), prefix = '',
-): Map<string, Buffer | null> {
-  const put = (key: string, value: Buffer | null): void => {
-    into.set(prefix + key, value);
-  };
-  if (changes.node) put('n', nodeRecord(state));
-  for (const key of changes.friends) {
-    const friend = state.friends.get(key);
-    put(`f/${key}`, friend === undefined ? null : friendRecord(friend));
+export class FunderCorruptRecordError extends OffsetError {
+  constructor(readonly key: string, reason: string, options?: { cause?: unknown }) {
+    super('ERR_FUNDER_CORRUPT_RECORD', `stored record ${JSON.stringify(key)} is unreadable: ${reason}`, options);
   }
-  for (const key of changes.channels) {
-    const friend = state.friends.get(key);
-    put(`c/${key}`, friend === undefined ? null : channelRecord(friend.channel));
+}
+
+/** What a put is compared with: an object written once (by identity) or a small record's bytes. */
+type Tag = object | string;
+
+interface Desired {
+  readonly key: string;
+  /** undefined: always write. */
+  readonly tag: Tag | undefined;
+  readonly encode: () => Buffer;
+}
+
+export class RecordKeeper {
+  /** Key -> tag of what is on disk under it. */
+  private readonly disk = new Map<string, Tag | undefined>();
+  /** Entity -> its keys on disk. */
+  private readonly groups = new Map<string, Set<string>>();
+
+  constructor(private readonly prefix = '') {}
+
+  /** Registers a record found on disk at start-up. */
+  loaded(key: string, tag: Tag | undefined): void {
+    this.disk.set(key, tag);
+    const group = groupOf(key);
+    let set = this.groups.get(group);
+    if (set === undefined) this.groups.set(group, (set = new Set()));
+    set.add(key);
   }
-  for (const id of changes.txs) {
-    const [friendKey, side, rk] = id.split('\0', 3);
-    const currency = id.slice(friendKey.length + side.length + rk.length + 3);
-    const mc = state.friends.get(friendKey)?.channel.mutualCredits.get(currency);
-    const tx = side === 'L' ? mc?.local.get(rk) : mc?.remote.get(rk);
-    put(`t/${friendKey}/${side}/${rk}/${currency}`, tx === undefined ? null : encode(tx));
+
+  /** Makes the group's records on disk exactly `desired`, appending the needed writes to `ops`. */
+  private sync(group: string, desired: readonly Desired[], ops: Map<string, Buffer | null>): void {
+    let set = this.groups.get(group);
+    for (const d of desired) {
+      if (d.tag !== undefined && this.disk.get(d.key) === d.tag) continue;
+      ops.set(this.prefix + d.key, d.encode());
+      this.disk.set(d.key, d.tag);
+      if (set === undefined) this.groups.set(group, (set = new Set()));
+      set.add(d.key);
+    }
+    if (set === undefined) return;
+    // Every desired key is in the set now; anything more is a record the entity no longer has.
+    if (set.size > desired.length) {
+      const keep = new Set(desired.map((d) => d.key));
+      for (const key of set) {
+        if (keep.has(key)) continue;
+        ops.set(this.prefix + key, null);
+        this.disk.delete(key);
+        set.delete(key);
+      }
+    }
+    if (set.size === 0) this.groups.delete(group);
   }
-  for (const [id, item] of changes.queued) {
-    const [friendKey, seq] = id.split('\0');
-    put(`q/${friendKey}/${seq.padStart(12, '0')}`, item === null ? null : encode(item));
+
+  /** The writes that make the store match `state` for every entity in `changes`. */
+  changesToOps(state: FunderState, changes: ChangeSet, ops: Map<string, Buffer | null> = new Map()): Map<string, Buffer | null> {
+    if (changes.node) {
+      this.sync('n', [small('n', encodeNode({ publicKey: state.localPublicKey, relays: state.relays }))], ops);
+    }
+    for (const key of changes.friends) {
+      const friend = state.friends.get(key);
+      this.sync(`f/${key}`, friend === undefined ? [] : [small(`f/${key}`, encodeFriend(friend))], ops);
+    }
+    for (const key of changes.channels) {
+      const friend = state.friends.get(key);
+      this.sync(`c/${key}`, friend === undefined ? [] : [{ key: `c/${key}`, tag: undefined, encode: () => encodeChannel(channelRecord(friend.channel)) }], ops);
+      const move = friend?.channel.lastOutgoing;
+      this.sync(`m/${key}`, move === undefined ? [] : [{ key: `m/${key}`, tag: move, encode: () => encodeMove(move) }], ops);
+    }
+    for (const id of changes.txs) {
+      const [friendKey, side, rk] = id.split('\0', 3);
+      const currency = id.slice(friendKey.length + side.length + rk.length + 3);
+      const mc = state.friends.get(friendKey)?.channel.mutualCredits.get(currency);
+      const tx = side === 'L' ? mc?.local.get(rk) : mc?.remote.get(rk);
+      const suffix = `${friendKey}/${side}/${rk}/${currency}`;
+      const desired: Desired[] = [];
+      if (tx !== undefined) {
+        desired.push({ key: `t/${suffix}`, tag: tx.request, encode: () => encodeTxRequest(tx.request) });
+        const stage = tx.stage;
+        if (stage.kind === 'response') desired.push({ key: `s/${suffix}`, tag: stage, encode: () => encodeTxStage(stage) });
+      }
+      this.sync(`t/${suffix}`, desired, ops);
+    }
+    for (const [id, item] of changes.queued) {
+      const [friendKey, seq] = id.split('\0');
+      const key = `q/${friendKey}/${seq.padStart(12, '0')}`;
+      this.sync(key, item === null ? [] : [{ key, tag: item, encode: () => encodeQueued(item) }], ops);
+    }
+    for (const rk of changes.upstream) {
+      const up = state.upstream.get(rk);
+      this.sync(`u/${rk}`, up === undefined ? [] : [small(`u/${rk}`, encodeUpstream(up))], ops);
+    }
+    for (const dk of changes.downstream) {
+      const down = state.downstream.get(dk);
+      this.sync(`d/${dk}`, down === undefined ? [] : [small(`d/${dk}`, encodeDownstream(down))], ops);
+    }
+    for (const rk of changes.deadlines) {
+      const deadline = state.deadlines.get(rk);
+      this.sync(`e/${rk}`, deadline === undefined ? [] : [small(`e/${rk}`, encodeDeadline(deadline))], ops);
+    }
+    for (const ik of changes.invoices) {
+      const invoice = state.invoices.get(ik);
+      this.sync(`i/${ik}`, invoice === undefined ? [] : invoiceRecords(ik, invoice), ops);
+    }
+    for (const pk of changes.payments) {
+      const payment = state.payments.get(pk);
+      this.sync(`p/${pk}`, payment === undefined ? [] : paymentRecords(pk, payment), ops);
+    }
+    return ops;
   }
-  for (const [kind, keys, map] of [
-    ['u', changes.upstream, state.upstream],
-    ['d', changes.downstream, state.downstream],
-    ['e', changes.deadlines, state.deadlines],
-    ['i', changes.invoices, state.invoices],
-    ['p', changes.payments, state.payments],
-  ] as const) {
-    for (const key of keys) {
-      const value = (map as Map<string, unknown>).get(key);
-      put(`${kind}/${key}`, value === undefined ? null : encode(value));
+}
+
+/** A small record compared by content: rewritten only when its bytes change. */
+function small(key: string, value: Buffer): Desired {
+  return { key, tag: value.toString('latin1'), encode: () => value };
+}
+
+/** The entity a stored key belongs to (the key of its primary record). */
+function groupOf(key: string): string {
+  const kind = key[0];
+  const rest = key.slice(2);
+  switch (kind) {
+    case 's':
+      return `t/${rest}`;
+    case 'j':
+      return `i/${rest}`;
+    case 'k':
+      return `i/${rest.slice(0, rest.indexOf('/'))}`;
+    case 'r':
+    case 'w':
+      return `p/${rest}`;
+    case 'x':
+    case 'y':
+      return `p/${rest.slice(0, rest.indexOf('/'))}`;
+    default:
+      return key;
+  }
+}
+
+function channelRecord(ch: TokenChannel): Parameters<typeof encodeChannel>[0] {
+  const balances = [];
+  for (const [currency, mc] of ch.mutualCredits) balances.push({ currency, balance: mc.balance, localPending: mc.localPending, remotePending: mc.remotePending });
+  return { ...ch, balances };
+}
+
+function invoiceRecords(ik: string, invoice: OpenInvoice): Desired[] {
+  const out: Desired[] = [
+    { key: `i/${ik}`, tag: invoice, encode: () => encodeInvoiceHeader(invoice) },
+    small(`j/${ik}`, encodeInvoiceStatus(invoice)),
+  ];
+  for (const [rk, tx] of invoice.txs) out.push({ key: `k/${ik}/${rk}`, tag: tx, encode: () => encodeInvoiceTx(tx) });
+  return out;
+}
+
+function bySignature(payment: Payment, signature: Uint8Array | undefined): string | null {
+  if (signature === undefined) return null;
+  for (const [rk, tx] of payment.txs) if (tx.response !== null && bytesEqual(tx.response.signature, signature)) return rk;
+  return null;
+}
+
+function paymentRecords(pk: string, payment: Payment): Desired[] {
+  const out: Desired[] = [{ key: `p/${pk}`, tag: payment, encode: () => encodePaymentHeader(payment) }];
+  const txs: [string, PaymentTx['status']][] = [];
+  for (const [rk, tx] of payment.txs) {
+    txs.push([rk, tx.status]);
+    out.push({ key: `x/${pk}/${rk}`, tag: tx, encode: () => encodePaymentTx(tx) });
+    const response = tx.response;
+    if (response !== null) out.push({ key: `y/${pk}/${rk}`, tag: response, encode: () => encodePaymentResponse(response) });
+  }
+  out.push(small(`r/${pk}`, encodePaymentStatus({
+    closing: payment.closing, closeWaiter: payment.closeWaiter, commitBy: bySignature(payment, payment.commit?.signature), txs,
+  })));
+  const receipt = payment.receipt;
+  if (receipt !== null) {
+    const requestKey = bySignature(payment, receipt.signature);
+    if (requestKey !== null) {
+      out.push({ key: `w/${pk}`, tag: receipt, encode: () => encodeReceipt({ requestKey, srcPlainLock: receipt.srcPlainLock, destPlainLock: receipt.destPlainLock }) });
     }
   }
-  return into;
+  return out;
 }
 
 export function toBatch(ops: Map<string, Buffer | null>): BatchOp[] {
@@ -94,74 +230,274 @@ export function toBatch(ops: Map<string, Buffer | null>): BatchOp[] {
   return out;
 }
 
-/** Rebuilds the state from every stored record; volatile flags start cleared (friends offline). */
-export function stateFromRecords(state: FunderState, records: Map<string, Buffer>, prefix = ''): FunderState {
-  const channels = new Map<string, TokenChannel>();
-  const txs: [string, string, string, string, PendingTx][] = [];
+/** The node record's key, read before anything else to check the identity. */
+export function readNodeRecord(value: Buffer): ReturnType<typeof decodeNode> {
+  try {
+    return decodeNode(value);
+  } catch (err) {
+    throw new FunderCorruptRecordError('n', err instanceof Error ? err.message : String(err), { cause: err });
+  }
+}
+
+function idBytes(hex: string, length: number): Uint8Array {
+  return bytesOfHex(hex, length);
+}
+
+interface PaymentParts {
+  header?: ReturnType<typeof decodePaymentHeader>;
+  status?: ReturnType<typeof decodePaymentStatus>;
+  txs: Map<string, { friendKey: string; destPayment: bigint; fees: bigint }>;
+  responses: Map<string, Buffer>;
+  receipt?: ReturnType<typeof decodeReceipt>;
+}
+
+/**
+ * Rebuilds the state from every stored record; volatile flags start cleared (friends offline).
+ * A record that cannot be read stops the load with an error naming its key.
+ */
+export function stateFromRecords(state: FunderState, records: Map<string, Buffer>, keeper: RecordKeeper, prefix = ''): FunderState {
+  const channels = new Map<string, ReturnType<typeof decodeChannel>>();
+  const moves = new Map<string, TokenChannel['lastOutgoing']>();
+  const txs = new Map<string, { friendKey: string; side: string; rk: string; currency: string; request?: PendingTx['request']; stage?: PendingTx['stage']; key: string }>();
   // Keys sort by zero-padded sequence, so each queue comes back in its original order.
-  const queued: [string, QueuedOp][] = [];
+  const queued: [string, QueuedOp, string][] = [];
+  const invoices = new Map<string, { header?: ReturnType<typeof decodeInvoiceHeader>; status?: ReturnType<typeof decodeInvoiceStatus>; txs: Map<string, Buffer> }>();
+  const payments = new Map<string, PaymentParts>();
+  const invoiceOf = (ik: string) => {
+    let v = invoices.get(ik);
+    if (v === undefined) invoices.set(ik, (v = { txs: new Map() }));
+    return v;
+  };
+  const paymentOf = (pk: string): PaymentParts => {
+    let v = payments.get(pk);
+    if (v === undefined) payments.set(pk, (v = { txs: new Map(), responses: new Map() }));
+    return v;
+  };
   for (const [fullKey, value] of records) {
     if (!fullKey.startsWith(prefix)) continue;
     const key = fullKey.slice(prefix.length);
-    const slash = key.indexOf('/');
-    const kind = slash < 0 ? key : key.slice(0, slash);
-    const rest = key.slice(slash + 1);
-    switch (kind) {
-      case 'n':
-        state.relays = decode<{ relays: FunderState['relays'] }>(value).relays;
-        break;
-      case 'f': {
-        const friend = decode<Friend>(value);
-        state.friends.set(rest, {
-          ...friend, backwards: [], requests: [], userRequests: [], online: false, remoteWantsToken: false, tokenRequested: false, resendPending: false,
-        } as Friend);
-        break;
-      }
-      case 'c': {
-        const record = decode<TokenChannel & { balances: [string, bigint, bigint, bigint][] }>(value);
-        const mcs = new Map<string, MutualCredit>();
-        for (const [currency, balance, localPending, remotePending] of record.balances) {
-          mcs.set(currency, { ...newMutualCredit(), balance, localPending, remotePending });
+    try {
+      const slash = key.indexOf('/');
+      const kind = slash < 0 ? key : key.slice(0, slash);
+      const rest = key.slice(slash + 1);
+      switch (kind) {
+        case 'n':
+          state.relays = decodeNode(value).relays;
+          keeper.loaded(key, value.toString('latin1'));
+          break;
+        case 'f': {
+          const record = decodeFriend(value);
+          state.friends.set(rest, {
+            // The channel is attached once its records are read, below.
+            ...record, key: rest, channel: undefined as unknown as TokenChannel,
+            backwards: [], requests: [], userRequests: [], online: false, remoteWantsToken: false, tokenRequested: false, resendPending: false,
+          });
+          keeper.loaded(key, value.toString('latin1'));
+          break;
         }
-        const { balances: _unused, ...rest2 } = record;
-        channels.set(rest, { ...rest2, mutualCredits: mcs });
-        break;
+        case 'c':
+          channels.set(rest, decodeChannel(value));
+          keeper.loaded(key, undefined);
+          break;
+        case 'm': {
+          const move = decodeMove(value);
+          moves.set(rest, move);
+          keeper.loaded(key, move);
+          break;
+        }
+        case 't':
+        case 's': {
+          const [friendKey, side, rk] = rest.split('/', 3);
+          if (side !== 'L' && side !== 'R') throw new RecordFormatError(`bad side ${JSON.stringify(side)}`);
+          const currency = rest.slice(friendKey.length + side.length + rk.length + 3);
+          let entry = txs.get(rest);
+          if (entry === undefined) txs.set(rest, (entry = { friendKey, side, rk, currency, key: rest }));
+          if (kind === 't') entry.request = decodeTxRequest(value, idBytes(rk, 16));
+          else entry.stage = decodeTxStage(value);
+          break;
+        }
+        case 'q': {
+          const friendKey = rest.slice(0, rest.indexOf('/'));
+          const seq = Number(rest.slice(rest.indexOf('/') + 1));
+          if (!Number.isSafeInteger(seq)) throw new RecordFormatError('bad sequence number');
+          queued.push([friendKey, decodeQueued(value, seq), key]);
+          break;
+        }
+        case 'u':
+          state.upstream.set(rest, decodeUpstream(value));
+          keeper.loaded(key, value.toString('latin1'));
+          break;
+        case 'd':
+          state.downstream.set(rest, decodeDownstream(value));
+          keeper.loaded(key, value.toString('latin1'));
+          break;
+        case 'e':
+          state.deadlines.set(rest, decodeDeadline(value));
+          keeper.loaded(key, value.toString('latin1'));
+          break;
+        case 'i':
+          invoiceOf(rest).header = decodeInvoiceHeader(value);
+          break;
+        case 'j':
+          invoiceOf(rest).status = decodeInvoiceStatus(value);
+          keeper.loaded(key, value.toString('latin1'));
+          break;
+        case 'k':
+          invoiceOf(rest.slice(0, rest.indexOf('/'))).txs.set(rest.slice(rest.indexOf('/') + 1), value);
+          break;
+        case 'p':
+          paymentOf(rest).header = decodePaymentHeader(value);
+          break;
+        case 'r':
+          paymentOf(rest).status = decodePaymentStatus(value);
+          keeper.loaded(key, value.toString('latin1'));
+          break;
+        case 'x':
+          paymentOf(rest.slice(0, rest.indexOf('/'))).txs.set(rest.slice(rest.indexOf('/') + 1), decodePaymentTx(value));
+          break;
+        case 'y':
+          paymentOf(rest.slice(0, rest.indexOf('/'))).responses.set(rest.slice(rest.indexOf('/') + 1), value);
+          break;
+        case 'w':
+          paymentOf(rest).receipt = decodeReceipt(value);
+          break;
+        default:
+          throw new RecordFormatError(`unknown record kind ${JSON.stringify(kind)}`);
       }
-      case 't': {
-        const [friendKey, side, rk] = rest.split('/', 3);
-        const currency = rest.slice(friendKey.length + side.length + rk.length + 3);
-        txs.push([friendKey, side, rk, currency, decode<PendingTx>(value)]);
-        break;
-      }
-      case 'q':
-        queued.push([rest.slice(0, rest.indexOf('/')), decode<QueuedOp>(value)]);
-        break;
-      case 'u':
-        state.upstream.set(rest, decode(value));
-        break;
-      case 'd':
-        state.downstream.set(rest, decode(value));
-        break;
-      case 'e':
-        state.deadlines.set(rest, decode(value));
-        break;
-      case 'i':
-        state.invoices.set(rest, decode(value));
-        break;
-      case 'p':
-        state.payments.set(rest, decode(value));
-        break;
+    } catch (err) {
+      if (err instanceof FunderCorruptRecordError) throw err;
+      throw new FunderCorruptRecordError(fullKey, err instanceof Error ? err.message : String(err), { cause: err });
     }
   }
-  for (const [key, channel] of channels) {
-    const friend = state.friends.get(key);
-    if (friend !== undefined) friend.channel = channel;
+  const corrupt = (key: string, reason: string): never => {
+    throw new FunderCorruptRecordError(prefix + key, reason);
+  };
+
+  for (const [key, friend] of state.friends) {
+    const record = channels.get(key);
+    const move = moves.get(key);
+    if (record === undefined || move === undefined) return corrupt(`f/${key}`, 'friend without its channel records (c/, m/)');
+    const mcs = new Map<string, MutualCredit>();
+    for (const b of record.balances) mcs.set(b.currency, { ...newMutualCredit(), balance: b.balance, localPending: b.localPending, remotePending: b.remotePending });
+    friend.channel = {
+      localPublicKey: state.localPublicKey,
+      remotePublicKey: friend.publicKey,
+      direction: record.direction,
+      lastOutgoing: move,
+      lastIncomingToken: record.lastIncomingToken,
+      lastIncomingDigest: record.lastIncomingDigest,
+      recentIncoming: record.recentIncoming,
+      moveTokenCounter: record.moveTokenCounter,
+      inconsistencyCounter: record.inconsistencyCounter,
+      mutualCredits: mcs,
+      localAnnounced: record.localAnnounced,
+      remoteAnnounced: record.remoteAnnounced,
+    };
   }
-  for (const [friendKey, item] of queued) state.friends.get(friendKey)?.[item.queue].push(item);
-  for (const [friendKey, side, rk, currency, tx] of txs) {
-    const mc = state.friends.get(friendKey)?.channel.mutualCredits.get(currency);
+  for (const [friendKey, item, key] of queued) {
+    const friend = state.friends.get(friendKey);
+    if (friend === undefined) continue;
+    friend[item.queue].push(item);
+    keeper.loaded(key, item);
+  }
+  for (const entry of txs.values()) {
+    if (entry.request === undefined) corrupt(`s/${entry.key}`, 'response stage without its request record');
+    const mc = state.friends.get(entry.friendKey)?.channel.mutualCredits.get(entry.currency);
     if (mc === undefined) continue;
-    (side === 'L' ? mc.local : mc.remote).set(rk, tx);
+    const tx: PendingTx = { request: entry.request!, stage: entry.stage ?? { kind: 'request' } };
+    (entry.side === 'L' ? mc.local : mc.remote).set(entry.rk, tx);
+    keeper.loaded(`t/${entry.key}`, tx.request);
+    if (entry.stage !== undefined) keeper.loaded(`s/${entry.key}`, entry.stage);
+  }
+  for (const [ik, parts] of invoices) {
+    if (parts.header === undefined || parts.status === undefined) corrupt(`i/${ik}`, 'invoice records incomplete (i/, j/)');
+    const invoice: OpenInvoice = {
+      invoiceId: idBytes(ik, 32), ...parts.header!, srcHashedLock: parts.status!.srcHashedLock, txs: new Map(), accepted: 0n,
+      completedBy: parts.status!.completedBy,
+    };
+    for (const [rk, value] of parts.txs) {
+      let tx;
+      try {
+        tx = decodeInvoiceTx(value, idBytes(rk, 16));
+      } catch (err) {
+        throw new FunderCorruptRecordError(`${prefix}k/${ik}/${rk}`, err instanceof Error ? err.message : String(err), { cause: err });
+      }
+      invoice.txs.set(rk, tx);
+      invoice.accepted += tx.destPayment;
+      keeper.loaded(`k/${ik}/${rk}`, tx);
+    }
+    state.invoices.set(ik, invoice);
+    keeper.loaded(`i/${ik}`, invoice);
+  }
+  for (const [pk, parts] of payments) {
+    if (parts.header === undefined || parts.status === undefined) corrupt(`p/${pk}`, 'payment records incomplete (p/, r/)');
+    const header = parts.header!;
+    const status = parts.status!;
+    const payment: Payment = {
+      paymentId: idBytes(pk, 16), ...header, closing: status.closing, closeWaiter: status.closeWaiter, txs: new Map(), commit: null, receipt: null,
+    };
+    for (const [rk, txStatus] of status.txs) {
+      const fixed = parts.txs.get(rk);
+      if (fixed === undefined) corrupt(`r/${pk}`, `names transaction ${rk} without its record`);
+      const requestId = idBytes(rk, 16);
+      const responseValue = parts.responses.get(rk);
+      let response = null;
+      if (responseValue !== undefined) {
+        try {
+          response = decodePaymentResponse(responseValue, requestId);
+        } catch (err) {
+          throw new FunderCorruptRecordError(`${prefix}y/${pk}/${rk}`, err instanceof Error ? err.message : String(err), { cause: err });
+        }
+      }
+      const tx: PaymentTx = { requestId, ...fixed!, status: txStatus, response };
+      payment.txs.set(rk, tx);
+      keeper.loaded(`x/${pk}/${rk}`, tx);
+      if (response !== null) keeper.loaded(`y/${pk}/${rk}`, response);
+    }
+    if (status.commitBy !== null) {
+      const tx = payment.txs.get(status.commitBy);
+      if (tx?.response == null) corrupt(`r/${pk}`, 'commit names a transaction without a response');
+      payment.commit = commitOf(payment, tx!, tx!.response!);
+    }
+    if (parts.receipt !== undefined) {
+      const tx = payment.txs.get(parts.receipt.requestKey);
+      if (tx?.response == null) corrupt(`w/${pk}`, 'receipt names a transaction without a response');
+      payment.receipt = receiptOf(payment, tx!, tx!.response!, parts.receipt.srcPlainLock, parts.receipt.destPlainLock);
+      keeper.loaded(`w/${pk}`, payment.receipt);
+    }
+    state.payments.set(pk, payment);
+    keeper.loaded(`p/${pk}`, payment);
+    keeper.loaded(`r/${pk}`, records.get(`${prefix}r/${pk}`)!.toString('latin1'));
   }
   return state;
+}
+
+/** The commit a complete response gives the buyer (the handler builds the same one). */
+export function commitOf(payment: Payment, tx: PaymentTx, response: NonNullable<PaymentTx['response']>): Commit {
+  return {
+    responseHash: responseHash(tx.requestId, response.randNonce),
+    srcPlainLock: payment.srcPlainLock,
+    destHashedLock: response.destHashedLock,
+    destPayment: tx.destPayment,
+    totalDestPayment: payment.totalDestPayment,
+    invoiceId: payment.invoiceId,
+    currency: payment.currency,
+    signature: response.signature,
+  };
+}
+
+export function receiptOf(
+  payment: Payment, tx: PaymentTx, response: NonNullable<PaymentTx['response']>, srcPlainLock: Uint8Array, destPlainLock: Uint8Array,
+): Receipt {
+  return {
+    responseHash: responseHash(tx.requestId, response.randNonce),
+    invoiceId: payment.invoiceId,
+    currency: payment.currency,
+    srcPlainLock,
+    destPlainLock,
+    isComplete: true,
+    destPayment: tx.destPayment,
+    totalDestPayment: payment.totalDestPayment,
+    signature: response.signature,
+  };
 }
