@@ -78,6 +78,12 @@ export class NodeService {
   /** What apps were last told; the next change is sent as the difference from it. */
   private lastReport: NodeReport | null = null;
   private reportScheduled = false;
+  /**
+   * Set when an input of the report may have changed since it was last built: any event handed
+   * to the core (the periodic tick included, which also picks up index connection changes) and
+   * the node's own settings. Results released together after one write then share one build.
+   */
+  private reportDirty = true;
   private followScheduled = false;
   /** Index server changes are applied one at a time, in request order. */
   private indexChain: Promise<void> = Promise.resolve();
@@ -193,6 +199,7 @@ export class NodeService {
    */
   private submit(event: FunderEvent): void {
     if (this.stopping) return;
+    this.reportDirty = true;
     this.engine.submit(event);
     this.o.metrics?.events.inc();
     if (!this.followScheduled) {
@@ -268,6 +275,7 @@ export class NodeService {
         }
         if (relays.length >= MAX_RELAYS) return this.fail(app, message, { code: AppErrorCode.RelayLimit, message: `at most ${MAX_RELAYS} relays` });
         this.relayNames.set(toBase64Url(r.relay.publicKey), r.relay.name);
+        this.reportDirty = true;
         void this.db.saveRelayNames(this.relayNames).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot save relay names'));
         return submit({ kind: 'setRelays', relays: [...relays, { publicKey: r.relay.publicKey, address: r.relay.address }] });
       }
@@ -310,6 +318,7 @@ export class NodeService {
         return this.fail(app, message, { code: AppErrorCode.Internal, message: errorMessage(err).slice(0, MESSAGE_CHARS_MAX) });
       }
       this.indexServers = next;
+      this.reportDirty = true;
       this.indexLink.setServers(next);
       this.done(app, message);
     });
@@ -350,6 +359,8 @@ export class NodeService {
   /** Sends apps what changed since the last report, now. */
   private flushReport(): void {
     this.reportScheduled = false;
+    if (!this.reportDirty && this.lastReport !== null) return;
+    this.reportDirty = false;
     const next = this.report();
     const prev = this.lastReport;
     this.lastReport = next;
