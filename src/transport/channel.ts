@@ -15,7 +15,7 @@ import {
   SEALED_OVERHEAD_BYTES_MAX,
   type Purpose,
 } from './constants.js';
-import { closeReasonText, TransportError, TransportErrorCode } from './errors.js';
+import { closeError, closeReasonText, TransportError, TransportErrorCode } from './errors.js';
 import { InitiatorHandshake, ResponderHandshake, type HandshakeResult, type HandshakeStep } from './handshake.js';
 import type { FramePipe } from './pipe.js';
 import { Session } from './session.js';
@@ -61,28 +61,40 @@ const defaults: Omit<FilledOptions, 'logger' | 'clock' | 'version'> = {
 
 let defaultLogger: Logger | undefined;
 
+/**
+ * Options objects this module filled itself. Resolving one again returns it as is: a listener
+ * resolves once and hands the result to every connection (resolution with its checks was a
+ * visible part of a handshake's cost when done several times per connection).
+ */
+const resolved = new WeakSet<object>();
+
 export function resolveChannelOptions(options: ChannelOptions = {}): FilledOptions {
+  if (resolved.has(options)) return options as FilledOptions;
   const filled: FilledOptions = {
-    ...defaults,
-    ...stripUndefined(options),
+    frameBytesMax: options.frameBytesMax ?? defaults.frameBytesMax,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? defaults.handshakeTimeoutMs,
+    keepaliveIntervalMs: options.keepaliveIntervalMs ?? defaults.keepaliveIntervalMs,
+    deadPeerMs: options.deadPeerMs ?? defaults.deadPeerMs,
+    rekeyIntervalMs: options.rekeyIntervalMs ?? defaults.rekeyIntervalMs,
+    rekeyMessagesMax: options.rekeyMessagesMax ?? defaults.rekeyMessagesMax,
+    batchBytesMax: options.batchBytesMax ?? defaults.batchBytesMax,
+    highWaterBytes: options.highWaterBytes ?? defaults.highWaterBytes,
+    paddingBlockBytes: options.paddingBlockBytes ?? defaults.paddingBlockBytes,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? (defaultLogger ??= componentLogger('transport')),
     version: options.version,
   };
-  for (const name of ['frameBytesMax', 'handshakeTimeoutMs', 'deadPeerMs', 'rekeyIntervalMs', 'rekeyMessagesMax', 'batchBytesMax', 'highWaterBytes'] as const) {
+  for (const name of positiveOptions) {
     if (!(filled[name] > 0)) throw new RangeError(`option ${name} must be positive`);
   }
   if (!(filled.keepaliveIntervalMs >= 0)) throw new RangeError('option keepaliveIntervalMs must be >= 0');
   if (!(filled.paddingBlockBytes >= 0 && filled.paddingBlockBytes <= 256)) throw new RangeError('option paddingBlockBytes must be in 0..256');
   if (filled.frameBytesMax > 0xffffffff - SEALED_OVERHEAD_BYTES_MAX) throw new RangeError('option frameBytesMax too large');
+  resolved.add(filled);
   return filled;
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [key, item] of Object.entries(value)) if (item !== undefined) (out as Record<string, unknown>)[key] = item;
-  return out;
-}
+const positiveOptions = ['frameBytesMax', 'handshakeTimeoutMs', 'deadPeerMs', 'rekeyIntervalMs', 'rekeyMessagesMax', 'batchBytesMax', 'highWaterBytes'] as const;
 
 /** Largest message a channel with this frame limit puts on (or accepts from) its pipe. */
 export function wireBytesMax(frameBytesMax: number): number {
@@ -154,6 +166,8 @@ export class SecureChannel {
   private wantDrain = false;
   private closeReason: TransportError | null = null;
   private confirmed: ((error?: TransportError) => void) | null = null;
+  /** Initiator: no sealed message has gone out yet, so the responder still waits for key confirmation. */
+  private confirmPending = false;
   private logger: Logger | null = null;
 
   private constructor(
@@ -234,8 +248,12 @@ export class SecureChannel {
         const step = handshakeStep(message, (decoded) => handshake.receive(decoded));
         if (!step.ok) return settle(step.error);
         const channel = new SecureChannel(pipe, step.result, params.purpose, options, 'open');
-        // Key confirmation for the responder, and a proof of liveness: an empty sealed batch.
-        channel.flush(true);
+        // The responder waits for a sealed message as key confirmation. It goes out with the
+        // frames (or the goodbye) the caller queues as soon as the channel resolves, or empty at
+        // the next flush: one socket write and one message less per connection for clients
+        // that speak first.
+        channel.confirmPending = true;
+        channel.scheduleFlush();
         settle(null, channel);
       });
       pipe.send(first);
@@ -367,7 +385,7 @@ export class SecureChannel {
     if (this.state === 'open') {
       this.flush(false, { code: CloseCode.Normal, reason });
     }
-    this.finish(new TransportError(TransportErrorCode.Closed, reason), reason);
+    this.finish(closeError(TransportErrorCode.Closed, reason), reason);
   }
 
   /**
@@ -397,7 +415,8 @@ export class SecureChannel {
     this.flushScheduled = false;
     if (this.state !== 'open') return;
     const now = this.options.clock.nowMs();
-    let sendEmpty = force || this.session.controlPending() || goodbye !== undefined;
+    let sendEmpty = force || this.confirmPending || this.session.controlPending() || goodbye !== undefined;
+    this.confirmPending = false;
     while (this.queue.length > 0 || sendEmpty) {
       let frames: Uint8Array[];
       let bytes = 0;
@@ -468,7 +487,7 @@ export class SecureChannel {
     if (opened.goodbye !== undefined && this.state === 'open') {
       const reason = opened.goodbye.reason;
       this.log.info({ code: TransportErrorCode.PeerClosed }, `peer closed: ${reason}`);
-      this.finish(new TransportError(TransportErrorCode.PeerClosed, `peer closed: ${reason}`), 'goodbye');
+      this.finish(closeError(TransportErrorCode.PeerClosed, `peer closed: ${reason}`), 'goodbye');
       return;
     }
     if (this.session.controlPending()) this.scheduleFlush();
@@ -485,7 +504,7 @@ export class SecureChannel {
 
   private handlePipeClose(reason: string, localError?: TransportErrorCode): void {
     if (this.state === 'closed' || this.state === 'detached') return;
-    const error = new TransportError(localError ?? TransportErrorCode.ConnectionLost, `pipe closed: ${reason}`);
+    const error = closeError(localError ?? TransportErrorCode.ConnectionLost, `pipe closed: ${reason}`);
     if (localError !== undefined) this.log.warn({ code: error.code }, error.message);
     else this.log.info({ code: error.code }, error.message);
     this.finish(error, null);

@@ -33,7 +33,7 @@ import {
 } from './codec.js';
 import { KEY_BYTES, purposeName, purposeToWire, TRANSPORT_VERSION, type Purpose } from './constants.js';
 import { TransportError, TransportErrorCode } from './errors.js';
-import { secretCopy, type X25519KeyPair } from './keys.js';
+import { asBuffer, secretCopy, type X25519KeyPair } from './keys.js';
 
 export type Role = 'initiator' | 'responder';
 
@@ -77,7 +77,7 @@ const pinnedStatics = new Map<string, Buffer | null>();
 const PINNED_STATICS_MAX = 1024;
 
 function pinnedStatic(ed25519: Uint8Array): Buffer | null {
-  const id = toBase64Url(ed25519);
+  const id = asBuffer(ed25519).toString('latin1');
   let value = pinnedStatics.get(id);
   if (value === undefined) {
     value = curvePublicFromEd25519(ed25519);
@@ -85,6 +85,26 @@ function pinnedStatic(ed25519: Uint8Array): Buffer | null {
     pinnedStatics.set(id, value);
   }
   return value;
+}
+
+/**
+ * Each identity's handshake payload per frame limit: the same bytes on every handshake (Noise
+ * encrypts them without modifying them), so they are encoded once.
+ */
+const payloads = new WeakMap<Identity, Map<number, Uint8Array>>();
+
+function handshakePayload(identity: Identity, frameBytesMax: number): Uint8Array {
+  let byLimit = payloads.get(identity);
+  if (byLimit === undefined) {
+    byLimit = new Map();
+    payloads.set(identity, byLimit);
+  }
+  let bytes = byLimit.get(frameBytesMax);
+  if (bytes === undefined) {
+    bytes = encodeHandshakePayload({ identity: identity.publicKey, frameBytesMax });
+    if (byLimit.size < 16) byLimit.set(frameBytesMax, bytes);
+  }
+  return bytes;
 }
 
 const prologues = new Map<string, Uint8Array>();
@@ -149,8 +169,7 @@ export class InitiatorHandshake {
   start(): Uint8Array {
     if (this.state !== 'new') throw new Error('invariant violated: handshake already started');
     this.state = 'sent';
-    const payload = encodeHandshakePayload({ identity: this.config.identity.publicKey, frameBytesMax: this.config.frameBytesMax });
-    const message = this.noise.send(payload);
+    const message = this.noise.send(handshakePayload(this.config.identity, this.config.frameBytesMax));
     return encodeHandshakeInit(this.version, purposeToWire(this.config.purpose), message);
   }
 
@@ -272,7 +291,7 @@ export class ResponderHandshake {
         this.reject(CloseCode.Unauthorized, 'key not authorized'),
       );
     }
-    const reply = this.noise.send(encodeHandshakePayload({ identity: this.config.identity.publicKey, frameBytesMax: this.config.frameBytesMax }));
+    const reply = this.noise.send(handshakePayload(this.config.identity, this.config.frameBytesMax));
     return {
       ok: true,
       result: resultFrom(this.noise, 'responder', identity, payload.value.frameBytesMax),

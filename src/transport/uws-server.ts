@@ -149,8 +149,8 @@ interface SocketData {
 }
 
 export function listenSecure(params: ListenParams): Promise<SecureListener> {
+  // Resolved once: every connection gets this same object, which respond() does not resolve again.
   const options = resolveChannelOptions(params.options);
-  const channelOptions: ChannelOptions = { ...params.options, logger: options.logger };
   const handshakesMax = params.limits?.handshakesConcurrentMax ?? 512;
   const connectionsMax = params.limits?.connectionsMax ?? 10_000;
   const log = options.logger.child({ purpose: params.purpose, listener: true });
@@ -189,7 +189,7 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
         return refuse(pipe, CloseCode.Busy, new TransportError(TransportErrorCode.Busy, `${handshakesMax} handshakes already in progress`));
       }
       handshaking += 1;
-      SecureChannel.respond(pipe, { identity: params.identity, purpose: params.purpose, authorize: params.authorize, options: channelOptions }).then(
+      SecureChannel.respond(pipe, { identity: params.identity, purpose: params.purpose, authorize: params.authorize, options }).then(
         (channel) => {
           handshaking -= 1;
           channels.add(channel);

@@ -1,4 +1,5 @@
 /** FramePipe over a `ws` WebSocket (the client side), and connectSecure on top of it. */
+import net from 'node:net';
 import WebSocket from 'ws';
 import type { Identity } from '../crypto/identity.js';
 import { resolveChannelOptions, SecureChannel, wireBytesMax, type ChannelOptions } from './channel.js';
@@ -31,8 +32,16 @@ export class WsPipe implements FramePipe {
   private closeNotified = false;
   private watchingDrain = false;
   private tooBig = false;
+  private corked = false;
 
-  constructor(readonly socket: WebSocket) {
+  /**
+   * `tcp` is the WebSocket's TCP socket when the caller created it (openPipe does): messages
+   * sent in one tick, such as a goodbye and the close frame after it, then leave in one write.
+   */
+  constructor(
+    readonly socket: WebSocket,
+    private readonly tcp: net.Socket | null = null,
+  ) {
     socket.binaryType = 'nodebuffer';
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.closeNotified) return;
@@ -65,6 +74,7 @@ export class WsPipe implements FramePipe {
 
   send(message: Uint8Array): void {
     if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
+    this.corkForTick();
     if (this.watchingDrain || this.socket.bufferedAmount > DRAIN_WATCH_BYTES) {
       this.watchingDrain = true;
       this.socket.send(message, { binary: true }, () => this.checkDrain());
@@ -79,9 +89,21 @@ export class WsPipe implements FramePipe {
     this.drainHandler();
   }
 
+  /** Holds writes until the end of this tick, so everything sent in it goes out in one system call. */
+  private corkForTick(): void {
+    if (this.corked || this.tcp === null) return;
+    this.corked = true;
+    this.tcp.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.tcp?.uncork();
+    });
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.socket.readyState === WebSocket.OPEN) this.corkForTick();
     const code = reason.startsWith('ERR_') ? CLOSE_TRANSPORT_ERROR : CLOSE_NORMAL;
     try {
       this.socket.close(code, Buffer.from(reason, 'utf8').byteLength <= 123 ? reason : undefined);
@@ -133,13 +155,53 @@ export interface ConnectParams {
 export async function connectSecure(url: string, params: ConnectParams): Promise<SecureChannel> {
   const options = resolveChannelOptions(params.options);
   const pipe = await openPipe(url, wireBytesMax(options.frameBytesMax), params.connectTimeoutMs ?? 10_000);
-  return SecureChannel.initiate(pipe, { ...params, options: { ...params.options, logger: options.logger } });
+  return SecureChannel.initiate(pipe, { identity: params.identity, expectedRemoteKey: params.expectedRemoteKey, purpose: params.purpose, options });
+}
+
+/**
+ * What ws does to open its TCP socket for a ws:// URL, done here so the pipe holds the socket
+ * (see WsPipe's constructor). The options are the HTTP request's, whose `path` is the URL path:
+ * like ws, connect by host and port (a `socketPath` would name a Unix socket).
+ */
+function connectTcp(created: (socket: net.Socket) => void): typeof net.createConnection {
+  return ((options: net.NetConnectOpts & { socketPath?: string }) => {
+    (options as { path?: string }).path = options.socketPath;
+    const socket = net.connect(options);
+    created(socket);
+    return socket;
+  }) as typeof net.createConnection;
+}
+
+/** Parsed URLs of the servers this process dials (few distinct ones), so each connect skips a parse. */
+const parsedUrls = new Map<string, URL>();
+const PARSED_URLS_MAX = 256;
+
+function parseUrl(url: string): URL {
+  let parsed = parsedUrls.get(url);
+  if (parsed === undefined) {
+    parsed = new URL(url);
+    if (parsedUrls.size >= PARSED_URLS_MAX) parsedUrls.clear();
+    parsedUrls.set(url, parsed);
+  }
+  return parsed;
 }
 
 /** Opens a WebSocket and wraps it at once, so nothing the server sends right after the upgrade is lost. */
 export function openPipe(url: string, maxPayload: number, timeoutMs: number): Promise<WsPipe> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { maxPayload, perMessageDeflate: false, handshakeTimeout: timeoutMs });
+    let tcp: net.Socket | null = null;
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(parseUrl(url), {
+        maxPayload,
+        perMessageDeflate: false,
+        handshakeTimeout: timeoutMs,
+        createConnection: connectTcp((created) => (tcp = created)),
+      });
+    } catch (error) {
+      reject(new TransportError(TransportErrorCode.ConnectFailed, `cannot connect to ${url}: ${(error as Error).message}`, { cause: error }));
+      return;
+    }
     const onError = (error: Error): void => {
       socket.removeListener('open', onOpen);
       socket.terminate();
@@ -147,7 +209,7 @@ export function openPipe(url: string, maxPayload: number, timeoutMs: number): Pr
     };
     const onOpen = (): void => {
       socket.removeListener('error', onError);
-      resolve(new WsPipe(socket));
+      resolve(new WsPipe(socket, tcp));
     };
     socket.once('error', onError);
     socket.once('open', onOpen);

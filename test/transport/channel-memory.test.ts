@@ -1,7 +1,10 @@
 import t from 'tap';
 import { bytesEqual } from '../../src/common/bytes.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { SecureChannel } from '../../src/transport/channel.js';
 import { TransportErrorCode } from '../../src/transport/errors.js';
-import { closed, collect, memoryPair, until } from './support.js';
+import { memoryPipePair } from '../../src/transport/pipe.js';
+import { closed, collect, interpose, memoryPair, until } from './support.js';
 
 process.env.OFFSET_LOG_LEVEL ??= 'silent';
 
@@ -21,4 +24,57 @@ t.test('a channel over an in-memory pipe authenticates both keys and carries fra
   const reason = await closed(responder);
   t.equal(reason.code, TransportErrorCode.PeerClosed);
   t.match(reason.message, /done/);
+});
+
+/** Starts both sides over in-memory pipes, counting the messages the initiator puts on its pipe. */
+function countedPair(): { initiate: Promise<SecureChannel>; respond: Promise<SecureChannel>; sent: () => number } {
+  const initiatorIdentity = Identity.generate();
+  const responderIdentity = Identity.generate();
+  const [a, b] = memoryPipePair();
+  let sent = 0;
+  const counted = interpose(a, (message) => {
+    sent += 1;
+    return message;
+  });
+  return {
+    initiate: SecureChannel.initiate(counted, { identity: initiatorIdentity, expectedRemoteKey: responderIdentity.publicKey, purpose: 'relay' }),
+    respond: SecureChannel.respond(b, { identity: responderIdentity, purpose: 'relay' }),
+    sent: () => sent,
+  };
+}
+
+t.test("an initiator's first frames carry its key confirmation: one sealed message, and the responder opens the channel on it", async (t) => {
+  const pair = countedPair();
+  const initiator = await pair.initiate;
+  initiator.send(Buffer.from('hello'));
+  initiator.send(Buffer.from('world'));
+  const responder = await pair.respond;
+  const received = collect(responder);
+  await until(() => received.length === 2);
+  t.same(received, ['hello', 'world']);
+  t.equal(initiator.counters.messagesSent, 1, 'confirmation and frames share one sealed message');
+  t.equal(pair.sent(), 2, 'the handshake message, then that sealed message');
+  initiator.close();
+});
+
+t.test('an initiator that sends nothing still confirms its key, with an empty sealed message', async (t) => {
+  const pair = countedPair();
+  const initiator = await pair.initiate;
+  const responder = await pair.respond;
+  t.ok(responder.isOpen);
+  t.equal(initiator.counters.messagesSent, 1);
+  t.equal(pair.sent(), 2);
+  initiator.close();
+});
+
+t.test('an initiator that closes at once confirms its key and says goodbye in one message', async (t) => {
+  const pair = countedPair();
+  const initiator = await pair.initiate;
+  initiator.close('done already');
+  const responder = await pair.respond;
+  const reason = await closed(responder);
+  t.equal(reason.code, TransportErrorCode.PeerClosed);
+  t.match(reason.message, /done already/);
+  t.equal(initiator.counters.messagesSent, 1);
+  t.equal(pair.sent(), 2);
 });

@@ -338,6 +338,30 @@ t.test('frames cross a real socket in both directions and the server exposes the
   t.equal(serverSide.code, TransportErrorCode.PeerClosed);
 });
 
+t.test('a client that sends and closes in the turn it connected delivers its frames, its key confirmation and its goodbye in one message', async (t) => {
+  const frames: string[] = [];
+  let messagesReceived = -1;
+  const closes: TransportError[] = [];
+  const srv = await server(t, {
+    onChannel: (channel) => {
+      channel.onFrame((frame) => frames.push(Buffer.from(frame).toString('utf8')));
+      channel.onClose((reason) => {
+        messagesReceived = channel.counters.messagesReceived;
+        closes.push(reason);
+      });
+    },
+  });
+  const client = await connectSecure(srv.url, { identity: Identity.generate(), expectedRemoteKey: srv.identity.publicKey, purpose: 'relay', options: { logger } });
+  client.send(Buffer.from('only'));
+  client.close('short visit');
+  await until(() => closes.length === 1);
+  t.same(frames, ['only']);
+  t.equal(closes[0].code, TransportErrorCode.PeerClosed);
+  t.match(closes[0].message, /short visit/);
+  t.equal(messagesReceived, 1, 'one sealed message did it all');
+  t.equal(srv.errors.length, 0);
+});
+
 t.test('closing a listener says goodbye on open channels and stops accepting', async (t) => {
   const identity = Identity.generate();
   const channels: SecureChannel[] = [];
