@@ -78,6 +78,8 @@ export class NodeService {
   /** What apps were last told; the next change is sent as the difference from it. */
   private lastReport: NodeReport | null = null;
   private reportScheduled = false;
+  /** What syncLinks last handed to the channeler (references into the core's state). */
+  private linkRefs: unknown[] | null = null;
   /**
    * Set when an input of the report may have changed since it was last built: any event handed
    * to the core (the periodic tick included, which also picks up index connection changes) and
@@ -247,6 +249,13 @@ export class NodeService {
   /** Friend links follow the core's configuration: own relays, enabled friends and their relays. */
   private syncLinks(): void {
     const s = this.engine.state;
+    // The core replaces these values (never edits them in place) when they change, so equal
+    // references mean nothing to follow: the common case, once per turn under payment load.
+    const refs: unknown[] = [s.relays];
+    for (const f of s.friends.values()) refs.push(f, f.enabled, f.relays);
+    const last = this.linkRefs;
+    if (last !== null && last.length === refs.length && refs.every((r, i) => r === last[i])) return;
+    this.linkRefs = refs;
     this.channeler.setOwnRelays(s.relays);
     this.channeler.setFriends([...s.friends.values()].filter((f) => f.enabled).map((f) => ({ publicKey: f.publicKey, relays: f.relays })));
   }
