@@ -25,6 +25,10 @@ import { mulberry32, syntheticGraph, syntheticKey, type SyntheticGraph } from '.
 import { runNetworkSections } from './index/network.js';
 
 const quick = process.argv.includes('--quick');
+// `--only=search,e2e` runs a subset (for A/B runs and profiles); the summary shows null for the rest.
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const only = onlyArg === undefined ? null : new Set(onlyArg.slice('--only='.length).split(','));
+const runs = (section: string) => only === null || only.has(section);
 const here = dirname(fileURLToPath(import.meta.url));
 const NODES = 100_000;
 const EDGES = 1_000_000;
@@ -128,7 +132,7 @@ async function main(): Promise<void> {
   const searchUs: number[] = [];
   let found = 0;
   let hops = 0;
-  for (const [s, d] of pairs) {
+  for (const [s, d] of runs('search') ? pairs : []) {
     const t0 = performance.now();
     const outcome = searcher.search(usd, { ...defaultSearchParams(ids[s], ids[d], amount), maxRoutes: 1 });
     searchUs.push((performance.now() - t0) * 1000);
@@ -137,50 +141,53 @@ async function main(): Promise<void> {
       hops += outcome.routes[0].nodes.length - 1;
     }
   }
-  const searchP50 = percentile(searchUs, 0.5);
-  emit('search', { queries: pairs.length, found, mean_hops: round(hops / Math.max(1, found), 2), p50_us: round(searchP50, 1), p99_us: round(percentile(searchUs, 0.99), 1) });
+  const searchP50 = runs('search') ? percentile(searchUs, 0.5) : NaN;
+  if (runs('search')) emit('search', { queries: pairs.length, found, mean_hops: round(hops / Math.max(1, found), 2), p50_us: round(searchP50, 1), p99_us: round(percentile(searchUs, 0.99), 1) });
 
   // ---------------- baselines on the same searches
   const basePairs = pairs.slice(0, BASELINE_QUERIES);
-  const mapGraph = buildMapGraph(g);
-  const hex = (i: number) => Buffer.from(syntheticKey(i)).toString('hex');
-  const mapMs: number[] = [];
-  let mapFound = 0;
-  for (const [s, d] of basePairs) {
-    const t0 = performance.now();
-    if (mapBfs(mapGraph, hex(s), hex(d), Number(amount)) !== null) mapFound++;
-    mapMs.push(performance.now() - t0);
-  }
-  const mapP50 = percentile(mapMs, 0.5);
-  emit('map_bfs', { queries: basePairs.length, found: mapFound, p50_ms: round(mapP50), p99_ms: round(percentile(mapMs, 0.99)) });
-  mapGraph.clear();
-
+  let mapP50 = NaN;
   let igraphP50: number | null = null;
-  if (!existsSync('/usr/bin/python3') || spawnSync('/usr/bin/python3', ['-c', 'import igraph'], { stdio: 'ignore' }).status !== 0) {
-    emit('igraph', { available: false, note: 'python3-igraph is not installed for /usr/bin/python3 (apt-get install python3-igraph); igraph baseline skipped' });
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), 'index-bench-'));
-    try {
-      const edges: number[] = [];
-      for (let i = 0; i < g.pairA.length; i++) {
-        if (g.capAB[i] >= Number(amount)) edges.push(g.pairA[i], g.pairB[i]);
-        if (g.capBA[i] >= Number(amount)) edges.push(g.pairB[i], g.pairA[i]);
+  if (runs('baselines')) {
+    const mapGraph = buildMapGraph(g);
+    const hex = (i: number) => Buffer.from(syntheticKey(i)).toString('hex');
+    const mapMs: number[] = [];
+    let mapFound = 0;
+    for (const [s, d] of basePairs) {
+      const t0 = performance.now();
+      if (mapBfs(mapGraph, hex(s), hex(d), Number(amount)) !== null) mapFound++;
+      mapMs.push(performance.now() - t0);
+    }
+    mapP50 = percentile(mapMs, 0.5);
+    emit('map_bfs', { queries: basePairs.length, found: mapFound, p50_ms: round(mapP50), p99_ms: round(percentile(mapMs, 0.99)) });
+    mapGraph.clear();
+
+    if (!existsSync('/usr/bin/python3') || spawnSync('/usr/bin/python3', ['-c', 'import igraph'], { stdio: 'ignore' }).status !== 0) {
+      emit('igraph', { available: false, note: 'python3-igraph is not installed for /usr/bin/python3 (apt-get install python3-igraph); igraph baseline skipped' });
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), 'index-bench-'));
+      try {
+        const edges: number[] = [];
+        for (let i = 0; i < g.pairA.length; i++) {
+          if (g.capAB[i] >= Number(amount)) edges.push(g.pairA[i], g.pairB[i]);
+          if (g.capBA[i] >= Number(amount)) edges.push(g.pairB[i], g.pairA[i]);
+        }
+        writeFileSync(join(dir, 'edges.bin'), new Uint8Array(Uint32Array.from(edges).buffer));
+        writeFileSync(join(dir, 'queries.bin'), new Uint8Array(Uint32Array.from(basePairs.flat()).buffer));
+        const run = spawnSync('/usr/bin/python3', [join(here, 'index', 'igraph_baseline.py'), String(NODES), join(dir, 'edges.bin'), join(dir, 'queries.bin')], {
+          encoding: 'utf8',
+          maxBuffer: 1 << 20,
+        });
+        if (run.status === 0) {
+          const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { p50_ms: number; p99_ms: number; found: number };
+          igraphP50 = result.p50_ms;
+          emit('igraph', { available: true, queries: basePairs.length, ...result });
+        } else {
+          emit('igraph', { available: false, note: `igraph run failed: ${run.stderr.slice(0, 300)}` });
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-      writeFileSync(join(dir, 'edges.bin'), new Uint8Array(Uint32Array.from(edges).buffer));
-      writeFileSync(join(dir, 'queries.bin'), new Uint8Array(Uint32Array.from(basePairs.flat()).buffer));
-      const run = spawnSync('/usr/bin/python3', [join(here, 'index', 'igraph_baseline.py'), String(NODES), join(dir, 'edges.bin'), join(dir, 'queries.bin')], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-      });
-      if (run.status === 0) {
-        const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { p50_ms: number; p99_ms: number; found: number };
-        igraphP50 = result.p50_ms;
-        emit('igraph', { available: true, queries: basePairs.length, ...result });
-      } else {
-        emit('igraph', { available: false, note: `igraph run failed: ${run.stderr.slice(0, 300)}` });
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   }
 
@@ -189,7 +196,7 @@ async function main(): Promise<void> {
   let multiComplete = 0;
   let multiRoutes = 0;
   let multiTried = 0;
-  for (const [s, d] of pairs.slice(0, quick ? 200 : 1000)) {
+  for (const [s, d] of runs('multiroute') ? pairs.slice(0, quick ? 200 : 1000) : []) {
     // More than the source's widest credit line: no single route can carry it.
     let widest = 0;
     for (let e = usd.offsets[ids[s]]; e < usd.offsets[ids[s] + 1]; e++) widest = Math.max(widest, usd.capacity[e]);
@@ -202,15 +209,15 @@ async function main(): Promise<void> {
     if (outcome.complete) multiComplete++;
     multiRoutes += outcome.routes.length;
   }
-  const multiP50 = percentile(multiMs, 0.5);
-  emit('multiroute', { queries: multiTried, complete: multiComplete, mean_routes: round(multiRoutes / Math.max(1, multiTried), 2), p50_ms: round(multiP50), p99_ms: round(percentile(multiMs, 0.99)) });
+  const multiP50 = runs('multiroute') ? percentile(multiMs, 0.5) : NaN;
+  if (runs('multiroute')) emit('multiroute', { queries: multiTried, complete: multiComplete, mean_routes: round(multiRoutes / Math.max(1, multiTried), 2), p50_ms: round(multiP50), p99_ms: round(percentile(multiMs, 0.99)) });
 
   // ---------------- ingest: signed updates of 10 mutations
-  const ingest = measureIngest(quick ? 20_000 : 60_000);
-  emit('ingest', ingest);
+  const ingest = runs('ingest') ? measureIngest(quick ? 20_000 : 60_000) : { mutations_per_s: NaN };
+  if (runs('ingest')) emit('ingest', ingest);
 
   // ---------------- network sections (transport, server, pool, federation)
-  const network = await runNetworkSections({ quick, graph: g, core, pairs, emit });
+  const network = await runNetworkSections({ quick, graph: g, core, pairs, emit, e2e: runs('e2e'), federation: runs('federation') });
 
   const summary = {
     search_p50_us: round(searchP50, 1),
@@ -229,7 +236,8 @@ async function main(): Promise<void> {
     federation_ms_per_hop: network.federation_ms_per_hop,
     quick,
   };
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  // JSON has no NaN: a section that did not run reads null.
+  process.stdout.write(`${JSON.stringify(summary, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
 }
 
 function measureIngest(updates: number): Record<string, number> {

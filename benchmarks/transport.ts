@@ -1,15 +1,27 @@
 /**
- * Transport benchmark: handshakes/s with many concurrent clients, frames/s at 100 B and MB/s at
- * 16 KiB over one client<->server pair, all over loopback with the server (uWS) in a worker
- * thread and the clients (ws) in this thread; plus raw sodium ChaCha20-Poly1305 MB/s for
- * comparison. Prints one JSON object per phase; the last line is the summary.
+ * Transport benchmark, all over loopback: handshakes/s with many concurrent clients, frames/s at
+ * 100 B and MB/s at 16 KiB over one client<->server pair, plus raw sodium ChaCha20-Poly1305 MB/s
+ * and a bare noise-handshake IK for comparison. Prints one JSON object per phase; the last line
+ * is the summary.
+ *
+ * The server (uWS, benchmarks/transport-server.ts) runs in its own process, as deployed, with
+ * --server-threads listener threads sharing the port. Handshake clients (ws) run in
+ * --client-threads worker threads of this process, --clients concurrent connections in all, each
+ * loop a full new connection: TCP, WebSocket upgrade, Noise IK with the server key pinned, key
+ * confirmation, goodbye, close. Load generator and server share this machine's cores, so every
+ * client and server cycle counts against the rate. Stream phases use one client in this thread.
  *
  * The machine is shared, so wall-clock rates understate what the code does when other work
- * competes for the two cores. Each phase therefore also reports the CPU seconds this process
- * (client thread + server worker) spent, and the rate per CPU second, which is steadier.
+ * competes for the cores. Each phase therefore also reports the CPU seconds both processes
+ * spent (client side: this process; server side: the server process), and the rate per CPU
+ * second, which is steadier.
  *
- *   npm run bench:transport [-- --quick]
+ *   npm run bench:transport [-- --quick] [--clients 64] [--client-threads 2] [--server-threads 1]
  */
+import { fork } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import sodium from 'sodium-native';
@@ -19,9 +31,21 @@ import { connectSecure, type SecureChannel } from '../src/transport/transport.js
 import { aeadSeal } from '../src/transport/keys.js';
 import NoiseState from 'noise-handshake';
 import { noiseStatic } from '../src/transport/handshake.js';
+import type { ClientThreadData } from './transport-clients.js';
 
-const quick = process.argv.includes('--quick');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    clients: { type: 'string', default: '64' },
+    'client-threads': { type: 'string', default: '2' },
+    'server-threads': { type: 'string', default: '1' },
+    // Only the handshake phase, summary line included (for comparing builds back to back).
+    'handshakes-only': { type: 'boolean', default: false },
+  },
+});
+const quick = args.quick;
 const phaseMs = quick ? 2_000 : 6_000;
+const warmupMs = quick ? 500 : 1_000;
 
 function emit(value: object): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -69,61 +93,118 @@ function rawNoiseIkPerS(): { perS: number; perCpuS: number } {
   return { perS: done / ((performance.now() - start) / 1000), perCpuS: done / cpuSeconds(cpuStart) };
 }
 
-async function startServer(seed: Uint8Array): Promise<{ port: number; stop: () => Promise<void> }> {
-  // Worker threads do not inherit tsx's loader: register it before importing the TypeScript entry.
-  const entry = new URL('./transport-server.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  const worker = new Worker(bootstrap, { eval: true, workerData: { seed } });
+interface ServerProcess {
+  port: number;
+  /** CPU microseconds of the whole server process (every thread) so far. */
+  cpu(): Promise<NodeJS.CpuUsage>;
+  stop(): Promise<void>;
+}
+
+/** Starts benchmarks/transport-server.ts in its own process with `threads` listener threads. */
+async function startServer(seed: Uint8Array, threads: number): Promise<ServerProcess> {
+  const child = fork(fileURLToPath(new URL('./transport-server.ts', import.meta.url)), [], {
+    // The child inherits this process's node options: the tsx loader (and --cpu-prof when profiling).
+    env: { ...process.env, BENCH_SERVER_SEED: Buffer.from(seed).toString('hex'), BENCH_SERVER_THREADS: String(threads) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
-    worker.once('message', (message: { port: number }) => resolve(message.port));
-    worker.once('error', reject);
+    child.once('message', (message: { port: number }) => resolve(message.port));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`benchmark server exited with ${code}`)));
   });
   return {
     port,
+    cpu: () =>
+      new Promise((resolve) => {
+        const onMessage = (message: { cpu?: NodeJS.CpuUsage }): void => {
+          if (message.cpu === undefined) return;
+          child.off('message', onMessage);
+          resolve(message.cpu);
+        };
+        child.on('message', onMessage);
+        child.send({ cpu: true });
+      }),
     stop: () =>
       new Promise((resolve) => {
-        worker.once('exit', () => resolve());
-        worker.postMessage({ stop: true });
+        child.once('exit', () => resolve());
+        child.send({ stop: true });
       }),
   };
 }
 
-async function handshakes(url: string, server: Identity, concurrency: number): Promise<{ rate: number; perCpuS: number }> {
-  const client = Identity.generate();
-  let done = 0;
-  let failed = 0;
+/** Worker threads do not inherit tsx's loader: register it before importing the TypeScript entry. */
+function tsWorker(entry: URL, data: unknown): Worker {
+  const api = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+}
+
+interface HandshakeLoad {
+  clients: number;
+  clientThreads: number;
+  serverThreads: number;
+}
+
+async function handshakes(
+  url: string,
+  server: Identity,
+  serverProcess: ServerProcess,
+  load: HandshakeLoad,
+): Promise<{ rate: number; perCpuS: number; clientCpuUs: number; serverCpuUs: number }> {
+  const perThread = Array.from({ length: load.clientThreads }, (_, i) =>
+    Math.floor(load.clients / load.clientThreads) + (i < load.clients % load.clientThreads ? 1 : 0),
+  );
+  const workers = perThread.map((loops) =>
+    tsWorker(new URL('./transport-clients.ts', import.meta.url), {
+      url,
+      serverKey: server.publicKey,
+      loops,
+      identities: Math.max(64, loops * 8),
+      warmupMs,
+    } satisfies ClientThreadData),
+  );
+  await Promise.all(
+    workers.map((worker) => new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    })),
+  );
+  const serverCpuStart = await serverProcess.cpu();
   const cpuStart = process.cpuUsage();
   const start = performance.now();
-  const deadline = start + phaseMs;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < deadline) {
-      try {
-        const channel = await connectSecure(url, {
-          identity: client,
-          expectedRemoteKey: server.publicKey,
-          purpose: 'relay',
-          options: { logger: silentLogger },
-        });
-        done += 1;
-        channel.close('bench');
-      } catch {
-        failed += 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, loop));
-  const rate = done / ((performance.now() - start) / 1000);
-  const cpu = cpuSeconds(cpuStart);
+  const results = await Promise.all(
+    workers.map((worker) => new Promise<{ done: number; failed: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.postMessage({ run: phaseMs });
+    })),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const clientCpu = cpuSeconds(cpuStart);
+  const serverCpuEnd = await serverProcess.cpu();
+  const serverCpu = (serverCpuEnd.user - serverCpuStart.user + serverCpuEnd.system - serverCpuStart.system) / 1e6;
+  await Promise.all(workers.map((worker) => worker.terminate()));
+  const done = results.reduce((sum, r) => sum + r.done, 0);
+  const failed = results.reduce((sum, r) => sum + r.failed, 0);
+  const rate = done / seconds;
+  const cpu = clientCpu + serverCpu;
   emit({
     phase: 'handshakes',
-    concurrency,
+    how: `server: its own process, ${load.serverThreads} listener thread(s) on one port; clients: ${load.clients} concurrent in ${load.clientThreads} worker thread(s) of the benchmark process; each handshake a new TCP + WebSocket connection, Noise IK, key confirmation, goodbye, close`,
+    clients: load.clients,
+    client_threads: load.clientThreads,
+    server_threads: load.serverThreads,
     handshakes: done,
     failed,
+    seconds: Number(seconds.toFixed(2)),
     handshakes_per_s: Math.round(rate),
-    cpu_s: Number(cpu.toFixed(2)),
+    client_cpu_s: Number(clientCpu.toFixed(2)),
+    server_cpu_s: Number(serverCpu.toFixed(2)),
+    client_cpu_us_per_handshake: Math.round((clientCpu * 1e6) / done),
+    server_cpu_us_per_handshake: Math.round((serverCpu * 1e6) / done),
     handshakes_per_cpu_s: Math.round(done / cpu),
   });
-  return { rate, perCpuS: done / cpu };
+  return { rate, perCpuS: done / cpu, clientCpuUs: Math.round((clientCpu * 1e6) / done), serverCpuUs: Math.round((serverCpu * 1e6) / done) };
 }
 
 /** Asks the server how many frames it has; resolves with the count. */
@@ -137,6 +218,7 @@ function report(channel: SecureChannel, replies: ((frames: number) => void)[]): 
 async function stream(
   url: string,
   server: Identity,
+  serverProcess: ServerProcess,
   frameBytes: number,
 ): Promise<{ framesPerS: number; mbPerS: number; framesPerCpuS: number; mbPerCpuS: number }> {
   const channel = await connectSecure(url, {
@@ -150,6 +232,7 @@ async function stream(
   const frame = Buffer.alloc(frameBytes, 1);
   const baseline = await report(channel, replies);
   let sent = 0;
+  const serverCpuStart = await serverProcess.cpu();
   const cpuStart = process.cpuUsage();
   const start = performance.now();
   let drained: (() => void) | null = null;
@@ -166,7 +249,9 @@ async function stream(
   }
   const received = (await report(channel, replies)) - baseline;
   const seconds = (performance.now() - start) / 1000;
-  const cpu = cpuSeconds(cpuStart);
+  const clientCpu = cpuSeconds(cpuStart);
+  const serverCpuEnd = await serverProcess.cpu();
+  const cpu = clientCpu + (serverCpuEnd.user - serverCpuStart.user + serverCpuEnd.system - serverCpuStart.system) / 1e6;
   channel.close('bench');
   if (received !== sent) throw new Error(`server counted ${received} frames, client sent ${sent}`);
   const result = {
@@ -189,10 +274,27 @@ async function stream(
   return result;
 }
 
+const load: HandshakeLoad = {
+  clients: Number(args.clients),
+  clientThreads: Number(args['client-threads']),
+  serverThreads: Number(args['server-threads']),
+};
+for (const [name, value] of Object.entries(load)) if (!(Number.isInteger(value) && value >= 1)) throw new RangeError(`--${name} must be a positive integer`);
 const serverIdentity = Identity.generate();
-const server = await startServer(serverIdentity.seed);
+const server = await startServer(serverIdentity.seed, load.serverThreads);
 const url = `ws://127.0.0.1:${server.port}/`;
 try {
+  if (args['handshakes-only']) {
+    const handshake = await handshakes(url, serverIdentity, server, load);
+    emit({ handshakes_per_s: Math.round(handshake.rate), handshakes_per_cpu_s: Math.round(handshake.perCpuS), handshake_client_cpu_us: handshake.clientCpuUs, handshake_server_cpu_us: handshake.serverCpuUs, load_average_1m: Number(loadavg()[0].toFixed(2)) });
+  } else {
+    await allPhases();
+  }
+} finally {
+  await server.stop();
+}
+
+async function allPhases(): Promise<void> {
   const raw = rawAeadMbPerS();
   emit({ phase: 'raw sodium chacha20-poly1305 16 KiB', mb_per_s: Number(raw.perS.toFixed(1)), mb_per_cpu_s: Number(raw.perCpuS.toFixed(1)) });
   const rawNoise = rawNoiseIkPerS();
@@ -201,10 +303,9 @@ try {
     handshakes_per_s: Math.round(rawNoise.perS),
     handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
   });
-  const handshake = await handshakes(url, serverIdentity, quick ? 32 : 64);
-  const small = await stream(url, serverIdentity, 100);
-  const large = await stream(url, serverIdentity, 16 * 1024);
-  const os = await import('node:os');
+  const handshake = await handshakes(url, serverIdentity, server, load);
+  const small = await stream(url, serverIdentity, server, 100);
+  const large = await stream(url, serverIdentity, server, 16 * 1024);
   emit({
     handshakes_per_s: Math.round(handshake.rate),
     frames_per_s_100B: Math.round(small.framesPerS),
@@ -212,14 +313,17 @@ try {
     raw_sodium_chacha20poly1305_mb_per_s: Number(raw.perS.toFixed(1)),
     raw_noise_ik_handshakes_per_s: Math.round(rawNoise.perS),
     handshakes_per_cpu_s: Math.round(handshake.perCpuS),
+    handshake_client_cpu_us: handshake.clientCpuUs,
+    handshake_server_cpu_us: handshake.serverCpuUs,
+    handshake_clients: load.clients,
+    handshake_client_threads: load.clientThreads,
+    handshake_server_threads: load.serverThreads,
     frames_per_cpu_s_100B: Math.round(small.framesPerCpuS),
     mb_per_cpu_s_16KiB: Number(large.mbPerCpuS.toFixed(1)),
     raw_sodium_chacha20poly1305_mb_per_cpu_s: Number(raw.perCpuS.toFixed(1)),
     raw_noise_ik_handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
     quick,
-    cores: os.availableParallelism(),
-    load_average_1m: Number(os.loadavg()[0].toFixed(2)),
+    cores: availableParallelism(),
+    load_average_1m: Number(loadavg()[0].toFixed(2)),
   });
-} finally {
-  await server.stop();
 }

@@ -1,20 +1,15 @@
 import { BroadcastChannel, workerData } from 'node:worker_threads';
-import { SearchExecutor } from '../src/index/search-executor.js';
+import { move } from 'piscina';
+import { SearchExecutor, type SearchTask, type SearchTaskResult } from '../src/index/search-executor.js';
 import type { SnapshotHandle } from '../src/index/snapshot.js';
 
 /**
  * Search worker of the index server (a piscina task function). Snapshots arrive on a broadcast
  * channel as shared buffers (no copy); a task may also carry one, which covers a worker that
- * started after the last broadcast. Each task is one SearchRequest and returns one
- * SearchResponse, both FlatBuffers.
+ * started after the last broadcast. Each task is one SearchBatch (the route requests the main
+ * thread gathered in one event-loop turn) and returns one SearchBatchResponse; both are
+ * FlatBuffers whose buffers are transferred, not copied.
  */
-export interface SearchTask {
-  readonly request: Uint8Array;
-  /** The oldest snapshot generation this request may be answered from. */
-  readonly generation: number;
-  readonly snapshot?: SnapshotHandle;
-}
-
 const executor = new SearchExecutor();
 let channel: BroadcastChannel | null = null;
 
@@ -31,8 +26,9 @@ function listen(channelName: string): void {
 const channelName = (workerData as { snapshotChannel?: unknown } | undefined)?.snapshotChannel;
 if (typeof channelName === 'string') listen(channelName);
 
-export default function searchTask(task: SearchTask): Uint8Array | { needSnapshot: true } {
+export default function searchTask(task: SearchTask): SearchTaskResult {
   if (task.snapshot !== undefined) executor.install(task.snapshot);
-  if (executor.generation < task.generation) return { needSnapshot: true };
-  return executor.run(task.request);
+  const response = executor.runBatch(task.batch);
+  if (response === null) return { needSnapshot: true };
+  return move(response) as Uint8Array;
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,8 @@ export interface NetworkContext {
   core: IndexCore;
   pairs: [number, number][];
   emit: (section: string, values: Record<string, unknown>) => void;
+  e2e: boolean;
+  federation: boolean;
 }
 
 const loadClientFile = fileURLToPath(new URL('./load_client.ts', import.meta.url));
@@ -34,6 +36,25 @@ function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
+
+/**
+ * CPU seconds of this process's main thread (Linux /proc; utime + stime in clock ticks of
+ * 10 ms), so the server's main-thread share can be told from its workers' under contention.
+ */
+function mainThreadCpuS(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+const processCpuS = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 async function e2e(ctx: NetworkContext, workers: number): Promise<Record<string, unknown>> {
   const identity = Identity.generate();
@@ -48,19 +69,41 @@ async function e2e(ctx: NetworkContext, workers: number): Promise<Record<string,
       clients: 4,
       window: 16,
       latencyQueries: ctx.quick ? 600 : 5000,
-      durationMs: ctx.quick ? 2000 : 10_000,
+      warmupMs: ctx.quick ? 1000 : 2000,
+      durationMs: ctx.quick ? 3000 : 10_000,
       amount: '1000',
     };
     const argsFile = join(mkdtempSync(join(tmpdir(), 'index-load-')), 'args.json');
     writeFileSync(argsFile, JSON.stringify(args));
+    const sample = () => ({ queries: server.routeQueries, main: mainThreadCpuS(), all: processCpuS() });
+    let start: ReturnType<typeof sample> | null = null;
+    let end: ReturnType<typeof sample> | null = null;
     const child = spawn(process.execPath, [...process.execArgv, loadClientFile, argsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (start === null && out.includes('saturation-start\n')) start = sample();
+      if (end === null && out.includes('saturation-end\n')) end = sample();
+    });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    if (code !== 0) throw new Error(`load client exited with ${code}`);
+    if (code !== 0 || start === null || end === null) throw new Error(`load client exited with ${code}`);
+    const s0: ReturnType<typeof sample> = start;
+    const s1: ReturnType<typeof sample> = end;
+    const queries = s1.queries - s0.queries;
+    const mainS = s1.main - s0.main;
+    const otherS = s1.all - s0.all - mainS;
     const latency = (await server.registry.getSingleMetric('index_route_latency_seconds')?.get())?.values ?? [];
     const buckets = Object.fromEntries(latency.filter((v) => (v as { metricName?: string }).metricName?.endsWith('_bucket')).map((v) => [String(v.labels.le), v.value]));
-    return { workers, ...(JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>), server_latency_buckets: buckets };
+    return {
+      workers,
+      ...(JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>),
+      // CPU per query in the saturation phase: the server's main thread, and its other threads
+      // (search workers, V8's GC helpers, libuv).
+      server_queries: queries,
+      server_main_cpu_us_per_query: round((mainS * 1e6) / queries, 1),
+      server_other_threads_cpu_us_per_query: round((otherS * 1e6) / queries, 1),
+      server_latency_buckets: buckets,
+    };
   } finally {
     await server.close();
   }
@@ -120,21 +163,21 @@ async function federation(ctx: NetworkContext): Promise<Record<string, unknown>>
 
 export async function runNetworkSections(ctx: NetworkContext): Promise<NetworkResult> {
   const byWorkers: Record<string, unknown>[] = [];
-  for (const workers of [1, 2]) {
+  for (const workers of ctx.e2e ? [1, 2] : []) {
     const result = await e2e(ctx, workers);
     ctx.emit('e2e', result);
     byWorkers.push(result);
   }
-  const fed = await federation(ctx);
-  ctx.emit('federation', fed);
-  const two = byWorkers[1] as { p50_ms: number; p99_ms: number; queries_per_s: number };
+  const fed = ctx.federation ? await federation(ctx) : null;
+  if (fed !== null) ctx.emit('federation', fed);
+  const two = byWorkers[1] as { p50_ms: number; p99_ms: number; queries_per_s: number } | undefined;
   return {
-    p50_ms: two.p50_ms,
-    p99_ms: two.p99_ms,
-    queries_per_s: two.queries_per_s,
+    p50_ms: two?.p50_ms ?? null,
+    p99_ms: two?.p99_ms ?? null,
+    queries_per_s: two?.queries_per_s ?? null,
     workers: 2,
     by_workers: byWorkers,
-    federation_ms_per_hop: fed.ms_per_hop_p50 as number,
+    federation_ms_per_hop: fed === null ? null : (fed.ms_per_hop_p50 as number),
   };
 }
 

@@ -134,18 +134,46 @@ export function decodeFriendMessage(input: Uint8Array): DecodeResult<FriendMessa
 
 const sharedBuilder = new flatbuffers.Builder(4096);
 
+/** The builder's write position; bulk copies through it replace per-byte writes. */
+interface BuilderSpace {
+  space: number;
+}
+
 function fixed(b: flatbuffers.Builder, value: Uint8Array, size: number): number {
   if (value.byteLength !== size) throw new RangeError(`expected ${size} bytes`);
   b.prep(1, size);
-  for (let i = size - 1; i >= 0; i--) b.writeInt8(value[i]);
+  const inner = b as unknown as BuilderSpace;
+  inner.space -= size;
+  b.dataBuffer().bytes().set(value, inner.space);
   return b.offset();
 }
 
+const TWO_POW_32 = 0x1_0000_0000;
+
+/** A 128-bit struct (high u64 first); amounts below 2^53 (nearly all) avoid bigint arithmetic. */
 function wide(b: flatbuffers.Builder, value: bigint): number {
-  const bits = BigInt.asUintN(128, value);
   b.prep(8, 16);
-  b.writeInt64(BigInt.asIntN(64, bits & U64_MAX));
-  b.writeInt64(BigInt.asIntN(64, bits >> 64n));
+  const inner = b as unknown as BuilderSpace;
+  inner.space -= 16;
+  const at = inner.space;
+  const bytes = b.dataBuffer().bytes();
+  if (value >= 0n && value <= 0x1f_ffff_ffff_ffffn) {
+    const n = Number(value);
+    let lo = n % TWO_POW_32;
+    let hi = Math.floor(n / TWO_POW_32);
+    bytes.fill(0, at, at + 8);
+    for (let i = 0; i < 4; i++) {
+      bytes[at + 8 + i] = lo & 0xff;
+      lo >>>= 8;
+      bytes[at + 12 + i] = hi & 0xff;
+      hi >>>= 8;
+    }
+    return b.offset();
+  }
+  const bits = BigInt.asUintN(128, value);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  view.setBigUint64(at, bits >> 64n, true);
+  view.setBigUint64(at + 8, bits & U64_MAX, true);
   return b.offset();
 }
 
@@ -156,7 +184,8 @@ function offsets(b: flatbuffers.Builder, items: number[]): number {
 }
 
 function writeOp(b: flatbuffers.Builder, item: CurrencyOp): number {
-  const name = b.createString(item.currency);
+  // Every op names its currency; one copy per message serves them all.
+  const name = b.createSharedString(item.currency);
   const op = item.op;
   let type: OpType;
   let body: number;

@@ -84,6 +84,7 @@ export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent
       if (friend !== undefined && !friend.online) {
         friend.online = true;
         friend.resendPending = true;
+        friend.answeredRetransmitOf = null;
         friend.tokenRequested = false;
         ctx.wake.add(friend.key);
       }
@@ -242,8 +243,11 @@ function onFriendMessage(ctx: Ctx, friendPk: PublicKey, message: FriendMessage):
       ctx.wake.add(friend.key);
       return;
     case 'retransmit':
-      friend.resendPending = true;
-      ctx.wake.add(friend.key);
+      if (friend.answeredRetransmitOf !== friend.channel.lastOutgoing) {
+        friend.answeredRetransmitOf = friend.channel.lastOutgoing;
+        friend.resendPending = true;
+        ctx.wake.add(friend.key);
+      }
       return;
     case 'ignored':
       ctx.faults.push({ friend: friendPk, code: result.error });
@@ -734,6 +738,7 @@ function resetChannel(friend: Friend, balances: readonly { currency: Currency; b
     inconsistencyCounter,
     moveTokenCounter: 0n,
     lastIncomingDigest: null,
+    lastIncoming: null,
     recentIncoming: [],
   };
 }
@@ -798,6 +803,7 @@ function tryAcceptReset(ctx: Ctx, friend: Friend, move: MoveToken): boolean {
     direction: 'incoming',
     lastIncomingToken: move.newToken,
     lastIncomingDigest: moveDigest(move, prefix),
+    lastIncoming: { prefixHash: prefix, infoHash: move.infoHash, randNonce: move.randNonce, newToken: move.newToken, moveTokenCounter: 0n },
   };
   if (move.relays !== null) friend.relays = [...move.relays];
   friend.settledResetTokens = settledTokens(friend.inconsistency);

@@ -54,6 +54,12 @@ export interface Friend {
   remoteWantsToken: boolean;
   tokenRequested: boolean;
   resendPending: boolean;
+  /**
+   * Our last move as it stood when we last re-sent it because the friend re-sent the move it
+   * answers. A copy of the friend's move that crossed ours in flight looks exactly like one sent
+   * after ours was lost; answering each copy once at most keeps such crossings from echoing.
+   */
+  answeredRetransmitOf: object | null;
 }
 
 /** Where the answer to a request we sent must go. */
@@ -167,6 +173,7 @@ export function newFriend(local: PublicKey, publicKey: PublicKey, name: string, 
     remoteWantsToken: false,
     tokenRequested: false,
     resendPending: false,
+    answeredRetransmitOf: null,
   };
 }
 

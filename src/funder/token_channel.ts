@@ -30,6 +30,8 @@ export interface TokenChannel {
   lastIncomingToken: Signature;
   /** Digest of the last move we accepted, to recognise a retransmission. */
   lastIncomingDigest: Hash | null;
+  /** The last move we accepted, in hashed form (what `stctrl info friend-last-token` shows). */
+  lastIncoming: LastIncomingMove | null;
   /** new_token (hex) of the last few moves we accepted, to recognise replays of older ones. */
   recentIncoming: string[];
   moveTokenCounter: bigint;
@@ -38,6 +40,16 @@ export interface TokenChannel {
   /** Currency sets each side last announced, sorted. */
   localAnnounced: Currency[];
   remoteAnnounced: Currency[];
+}
+
+/** A move the friend sent and we accepted, reduced to what its signature covers. */
+export interface LastIncomingMove {
+  readonly prefixHash: Hash;
+  readonly infoHash: Hash;
+  readonly randNonce: Uid;
+  readonly newToken: Signature;
+  /** The move token counter the move produced. */
+  readonly moveTokenCounter: bigint;
 }
 
 const RECENT_MOVES_KEPT = 8;
@@ -81,6 +93,7 @@ export function newTokenChannel(local: PublicKey, remote: PublicKey): TokenChann
     lastOutgoing: genesis,
     lastIncomingToken: genesis.newToken,
     lastIncomingDigest: null,
+    lastIncoming: null,
     recentIncoming: [],
     moveTokenCounter: 0n,
     inconsistencyCounter: 0n,
@@ -281,6 +294,7 @@ export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
   ch.moveTokenCounter = counter;
   ch.lastIncomingToken = move.newToken;
   ch.lastIncomingDigest = moveDigest(move, prefix);
+  ch.lastIncoming = { prefixHash: prefix, infoHash: move.infoHash, randNonce: move.randNonce, newToken: move.newToken, moveTokenCounter: counter };
   ch.recentIncoming = [Buffer.from(move.newToken).toString('hex'), ...ch.recentIncoming].slice(0, RECENT_MOVES_KEPT);
   ch.direction = 'incoming';
   return { kind: 'applied', ops: move.ops, relays: move.relays };

@@ -30,6 +30,8 @@ export const MAX_ROUTES_PER_RESPONSE = 8;
 export const DEFAULT_SEARCH_WORK = 400_000;
 /** Default time bound of one search. */
 export const DEFAULT_SEARCH_DEADLINE_MS = 50;
+/** Route requests in one search-worker task (one batch message each way). */
+export const SEARCH_BATCH_MAX = 256;
 /** Largest frame the index protocol produces or accepts. */
 export const MAX_INDEX_FRAME_BYTES = 1 << 20;
 /**

@@ -1,13 +1,30 @@
-import { decodeSearchRequest, encodeSearchResponse, encodeServerMessage } from './codec.js';
+import {
+  decodeSearchBatch,
+  encodeSearchBatchResponse,
+  encodeServerMessage,
+  type SearchRequestMsg,
+  type SearchResponseMsg,
+} from './codec.js';
 import { Searcher } from './search.js';
 import { Snapshot, type SnapshotHandle } from './snapshot.js';
 import type { IndexRoute } from './types.js';
 
+/** One search-worker task: SearchBatch bytes (a buffer of its own, transferred with the task). */
+export interface SearchTask {
+  readonly batch: Uint8Array;
+  /** Handed over when the worker said it lacks the snapshot the batch needs. */
+  readonly snapshot?: SnapshotHandle;
+}
+
+/** SearchBatchResponse bytes (transferred back), or a request for the newest snapshot. */
+export type SearchTaskResult = Uint8Array | { needSnapshot: true };
+
 /**
- * Runs search requests (SearchRequest bytes) against the newest snapshot it holds and answers
- * with SearchResponse bytes whose client frame is the finished ServerMessage, so the main
- * thread sends it on without re-encoding. Used by the search workers and, in-process, by tests
- * and the benchmark.
+ * Runs batches of search requests (SearchBatch bytes) against the newest snapshot it holds and
+ * answers with one SearchBatchResponse, each response carrying the finished client frame (a
+ * ServerMessage), so the main thread sends it on without re-encoding. Each request is answered
+ * on its own: one that cannot be read or whose search throws is answered as failed, and the
+ * rest of its batch is unaffected. Used by the search workers and, in-process, by tests.
  */
 export class SearchExecutor {
   private snapshot: Snapshot | null = null;
@@ -22,14 +39,37 @@ export class SearchExecutor {
     if (this.snapshot === null || handle.generation > this.snapshot.generation) this.snapshot = new Snapshot(handle);
   }
 
-  run(requestBytes: Uint8Array): Uint8Array {
-    const started = process.hrtime.bigint();
-    const decoded = decodeSearchRequest(requestBytes);
-    if (!decoded.ok) {
-      // Only the main thread writes these; a bad one is a programmer error, answered empty.
-      return encodeSearchResponse({ clientFrame: new Uint8Array(0), routes: 0, work: 0, searchNs: 0, generation: this.generation, truncated: false });
+  /**
+   * Answers every request of the batch, in order; null when the batch needs a newer snapshot
+   * than this executor holds (the caller hands one over and runs it again).
+   */
+  runBatch(batchBytes: Uint8Array): Uint8Array | null {
+    const decoded = decodeSearchBatch(batchBytes);
+    // Only the main thread writes batches: an unreadable one is a programmer error.
+    if (!decoded.ok) throw decoded.error;
+    if (this.generation < decoded.value.generation) return null;
+    const responses: SearchResponseMsg[] = [];
+    for (const request of decoded.value.requests) {
+      if (!request.ok) {
+        responses.push(this.failed());
+        continue;
+      }
+      try {
+        responses.push(this.answer(request.value));
+      } catch {
+        responses.push(this.failed());
+      }
     }
-    const request = decoded.value;
+    return encodeSearchBatchResponse(responses);
+  }
+
+  private failed(): SearchResponseMsg {
+    return { clientFrame: new Uint8Array(0), routes: 0, work: 0, searchNs: 0, generation: this.generation, truncated: false, failed: true };
+  }
+
+  /** Searches one request; the response's client frame is the ServerMessage to send. */
+  answer(request: SearchRequestMsg): SearchResponseMsg {
+    const started = process.hrtime.bigint();
     const snapshot = this.snapshot;
     const graph = snapshot?.graphs.get(request.currency);
     let routes: IndexRoute[] = [];
@@ -62,13 +102,14 @@ export class SearchExecutor {
     }
     const clientFrame = encodeServerMessage({ kind: 'routes', response: { requestId: request.requestId, routes, complete, truncated } });
     const searchNs = Number(process.hrtime.bigint() - started);
-    return encodeSearchResponse({
+    return {
       clientFrame,
       routes: routes.length,
       work,
       searchNs: Math.min(searchNs, 0xffffffff),
       generation: this.generation,
       truncated,
-    });
+      failed: false,
+    };
   }
 }

@@ -12,14 +12,12 @@ import { connectSecure, listenSecure, type SecureChannel, type SecureListener } 
 import {
   decodeClientMessage,
   decodePeerMessage,
-  decodeSearchResponse,
   encodePeerMessage,
-  encodeSearchRequest,
   encodeServerMessage,
 } from './codec.js';
 import { MAX_OPEN_REQUESTS_PER_CLIENT, TICK_MS } from './constants.js';
 import { IndexCore, ROUTE_REJECTIONS, UPDATE_REJECTIONS, type IngestOutcome } from './core.js';
-import { SearchPool } from './search-pool.js';
+import { SearchPool, SearchPoolError, type SearchPoolOptions } from './search-pool.js';
 import type { ForwardMutationsUpdate } from './types.js';
 
 /**
@@ -55,6 +53,8 @@ export interface IndexServerOptions {
   readonly logger?: Logger;
   /** A prepared core (the benchmark loads a large graph once and serves it twice). */
   readonly core?: IndexCore;
+  /** Search pool settings (queue and batch sizes; tests substitute the worker file). */
+  readonly searchPool?: SearchPoolOptions;
 }
 
 interface PeerLink {
@@ -80,11 +80,14 @@ export class IndexServer {
   private tickTimer: NodeJS.Timeout | null = null;
   private compactTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Route requests received, and those whose search failed in a worker (each answered empty). */
+  routeQueries = 0;
+  searchFailures = 0;
   private readonly metrics;
 
   private constructor(private readonly options: IndexServerOptions) {
     this.core = options.core ?? new IndexCore({ ttlTicks: options.ttlTicks });
-    this.pool = new SearchPool(options.workers ?? 1);
+    this.pool = new SearchPool(options.workers ?? 1, options.searchPool);
     this.log = options.logger ?? silentLogger;
     const r = this.registry;
     this.metrics = {
@@ -112,6 +115,7 @@ export class IndexServer {
     };
     for (const reason of UPDATE_REJECTIONS) this.metrics.rejected.inc({ reason }, 0);
     for (const reason of ROUTE_REJECTIONS) this.metrics.routeRejected.inc({ reason }, 0);
+    for (const reason of ['search-failed', 'search-queue-full']) this.metrics.routeRejected.inc({ reason }, 0);
   }
 
   static async start(options: IndexServerOptions): Promise<IndexServer> {
@@ -349,6 +353,7 @@ export class IndexServer {
     }
     const started = performance.now();
     this.metrics.queries.inc();
+    this.routeQueries++;
     const request = msg.request;
     const empty = () => encodeServerMessage({ kind: 'routes', response: { requestId: request.requestId, routes: [], complete: false, truncated: false } });
     if (client.open >= MAX_OPEN_REQUESTS_PER_CLIENT) {
@@ -363,20 +368,25 @@ export class IndexServer {
       client.channel.send(empty());
       return;
     }
-    client.open++;
-    this.pool.search(encodeSearchRequest(plan.search)).then(
-      (bytes) => {
-        client.open--;
-        const response = decodeSearchResponse(bytes);
-        if (client.channel.isOpen) client.channel.send(response.ok && response.value.clientFrame.byteLength > 0 ? response.value.clientFrame : empty());
-        this.metrics.latency.observe((performance.now() - started) / 1000);
-      },
-      (err: unknown) => {
-        client.open--;
-        this.log.warn({ err: errorMessage(err) }, 'search failed');
+    // Requests of one event-loop turn leave for the workers together (see SearchPool).
+    const queued = this.pool.submit(plan.search, (answer) => {
+      client.open--;
+      if (answer instanceof SearchPoolError) {
+        this.searchFailures++;
+        this.log.warn({ err: answer.message }, 'search failed');
+        this.metrics.routeRejected.inc({ reason: 'search-failed' });
         if (client.channel.isOpen) client.channel.send(empty());
-      },
-    );
+        return;
+      }
+      if (client.channel.isOpen) client.channel.send(answer.clientFrame);
+      this.metrics.latency.observe((performance.now() - started) / 1000);
+    });
+    if (!queued) {
+      this.metrics.routeRejected.inc({ reason: 'search-queue-full' });
+      client.channel.send(empty());
+      return;
+    }
+    client.open++;
   }
 
   // ------------------------------------------------------------ snapshots

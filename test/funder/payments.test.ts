@@ -1,6 +1,8 @@
 import t from 'tap';
 import { SimNet, mc, pay, uid } from './sim.js';
 import { verifyReceipt } from '../../src/funder/receipt.js';
+import { idKey } from '../../src/funder/mutual_credit.js';
+import { moveDigest, prefixHash } from '../../src/funder/signing.js';
 
 t.test('a direct payment moves amount plus fees and yields a receipt that verifies', async (t) => {
   const net = new SimNet();
@@ -67,4 +69,23 @@ t.test('a request beyond the trust of the next hop is cancelled and the buyer to
   t.equal(mc(a, b, 'FST')!.localPending, 0n);
   t.equal(mc(b, a, 'FST')!.remotePending, 0n);
   t.equal(mc(a, b, 'FST')!.balance, 0n);
+});
+
+t.test('the last move accepted from a friend is kept in hashed form (for friend-last-token)', async (t) => {
+  const net = new SimNet();
+  const a = net.add('a');
+  const b = net.add('b');
+  net.befriend(a, b, 'FST', 100n, 100n);
+  pay(net, a, b, [a, b], 1, 4n, 0n);
+  const [x, y] = [a, b].map((n, i) => n.state.friends.get(idKey([b, a][i].pk))!.channel);
+  // Whoever holds the token accepted the other's last move.
+  const [holder, sender] = x.direction === 'incoming' ? [x, y] : [y, x];
+  const last = holder.lastIncoming!;
+  t.ok(last, 'kept');
+  t.same(last.prefixHash, prefixHash(sender.lastOutgoing));
+  t.same(last.infoHash, sender.lastOutgoing.infoHash);
+  t.same(last.randNonce, sender.lastOutgoing.randNonce);
+  t.same(last.newToken, sender.lastOutgoing.newToken);
+  t.equal(last.moveTokenCounter, holder.moveTokenCounter);
+  t.same(holder.lastIncomingDigest, moveDigest(sender.lastOutgoing));
 });

@@ -35,6 +35,7 @@ t.test('every record kind reads back equal to what was written, extremes include
   t.same(decodeFriend(encodeFriend(friend2)), friend2);
   const channel = {
     direction: 'outgoing' as const, lastIncomingToken: bytes(64, 5), lastIncomingDigest: null, recentIncoming: ['cd'.repeat(64)],
+    lastIncoming: { prefixHash: bytes(32, 1), infoHash: bytes(32, 2), randNonce: bytes(16, 3), newToken: bytes(64, 4), moveTokenCounter: U64_MAX },
     moveTokenCounter: U64_MAX, inconsistencyCounter: 0n, localAnnounced: ['A', 'B'], remoteAnnounced: [],
     balances: [{ currency: 'A', balance: -1n, localPending: U128_MAX, remotePending: 0n }, { currency: 'B', balance: I128_MIN, localPending: 1n, remotePending: 256n }],
   };

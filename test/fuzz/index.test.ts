@@ -4,11 +4,15 @@ import { randomBytes } from '../../src/crypto/primitives.js';
 import {
   decodeClientMessage,
   decodePeerMessage,
+  decodeSearchBatch,
+  decodeSearchBatchResponse,
   decodeSearchRequest,
   decodeSearchResponse,
   decodeServerMessage,
   encodeClientMessage,
   encodePeerMessage,
+  encodeSearchBatch,
+  encodeSearchBatchResponse,
   encodeSearchRequest,
   encodeSearchResponse,
   encodeServerMessage,
@@ -107,5 +111,40 @@ fuzzDecoder(t, {
 fuzzDecoder(t, {
   name: 'index search response',
   decode: decodeSearchResponse,
-  samples: [encodeSearchResponse({ clientFrame: new Uint8Array(40).fill(3), routes: 1, work: 10, searchNs: 999, generation: 4, truncated: false })],
+  samples: [encodeSearchResponse({ clientFrame: new Uint8Array(40).fill(3), routes: 1, work: 10, searchNs: 999, generation: 4, truncated: false, failed: false })],
+});
+
+const searchRequest = {
+  requestId: randomBytes(16),
+  currency: 'USD',
+  amount: 5n,
+  source: 1,
+  destination: 2,
+  excludeFrom: 3,
+  excludeTo: 4,
+  maxHops: 31,
+  maxFee: 9n,
+  maxRoutes: 4,
+  workMax: 400000,
+  deadlineUs: 50000,
+};
+
+fuzzDecoder(t, {
+  name: 'index search batch',
+  decode: decodeSearchBatch,
+  samples: [
+    encodeSearchBatch({ generation: 7, requests: [searchRequest, { ...searchRequest, maxFee: null, excludeFrom: -1, excludeTo: -1 }, searchRequest] }),
+    encodeSearchBatch({ generation: 0, requests: [] }),
+  ],
+});
+
+fuzzDecoder(t, {
+  name: 'index search batch response',
+  decode: decodeSearchBatchResponse,
+  samples: [
+    encodeSearchBatchResponse([
+      { clientFrame: new Uint8Array(40).fill(3), routes: 1, work: 10, searchNs: 999, generation: 4, truncated: false, failed: false },
+      { clientFrame: new Uint8Array(0), routes: 0, work: 0, searchNs: 0, generation: 4, truncated: false, failed: true },
+    ]),
+  ],
 });

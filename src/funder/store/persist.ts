@@ -45,8 +45,11 @@ export class FunderCorruptRecordError extends OffsetError {
   }
 }
 
-/** What a put is compared with: an object written once (by identity) or a small record's bytes. */
-type Tag = object | string;
+/**
+ * What a put is compared with: an object written once (compared by identity: the state replaces
+ * such objects rather than changing them), or a small record's bytes (compared by content).
+ */
+type Tag = object;
 
 interface Desired {
   readonly key: string;
@@ -55,10 +58,17 @@ interface Desired {
   readonly encode: () => Buffer;
 }
 
+function sameTag(old: Tag | undefined, tag: Tag): boolean {
+  return old === tag || (tag instanceof Buffer && old instanceof Buffer && old.equals(tag));
+}
+
+/** Kinds whose entity spans several keys; every other kind is one key per entity. */
+const MULTI = new Set(['t', 's', 'i', 'j', 'k', 'p', 'r', 'w', 'x', 'y']);
+
 export class RecordKeeper {
   /** Key -> tag of what is on disk under it. */
   private readonly disk = new Map<string, Tag | undefined>();
-  /** Entity -> its keys on disk. */
+  /** Entity (key of its primary record) -> its keys on disk, for entities spanning several keys. */
   private readonly groups = new Map<string, Set<string>>();
 
   constructor(private readonly prefix = '') {}
@@ -66,17 +76,29 @@ export class RecordKeeper {
   /** Registers a record found on disk at start-up. */
   loaded(key: string, tag: Tag | undefined): void {
     this.disk.set(key, tag);
+    if (!MULTI.has(key[0])) return;
     const group = groupOf(key);
     let set = this.groups.get(group);
     if (set === undefined) this.groups.set(group, (set = new Set()));
     set.add(key);
   }
 
+  /** Makes the record under `key` on disk match `desired` (null: no record). */
+  private syncOne(key: string, desired: Desired | null, ops: Map<string, Buffer | null>): void {
+    if (desired === null) {
+      if (this.disk.delete(key)) ops.set(this.prefix + key, null);
+      return;
+    }
+    if (desired.tag !== undefined && this.disk.has(key) && sameTag(this.disk.get(key), desired.tag)) return;
+    ops.set(this.prefix + key, desired.encode());
+    this.disk.set(key, desired.tag);
+  }
+
   /** Makes the group's records on disk exactly `desired`, appending the needed writes to `ops`. */
   private sync(group: string, desired: readonly Desired[], ops: Map<string, Buffer | null>): void {
     let set = this.groups.get(group);
     for (const d of desired) {
-      if (d.tag !== undefined && this.disk.get(d.key) === d.tag) continue;
+      if (d.tag !== undefined && set !== undefined && set.has(d.key) && sameTag(this.disk.get(d.key), d.tag)) continue;
       ops.set(this.prefix + d.key, d.encode());
       this.disk.set(d.key, d.tag);
       if (set === undefined) this.groups.set(group, (set = new Set()));
@@ -98,18 +120,16 @@ export class RecordKeeper {
 
   /** The writes that make the store match `state` for every entity in `changes`. */
   changesToOps(state: FunderState, changes: ChangeSet, ops: Map<string, Buffer | null> = new Map()): Map<string, Buffer | null> {
-    if (changes.node) {
-      this.sync('n', [small('n', encodeNode({ publicKey: state.localPublicKey, relays: state.relays }))], ops);
-    }
+    if (changes.node) this.syncOne('n', small(encodeNode({ publicKey: state.localPublicKey, relays: state.relays })), ops);
     for (const key of changes.friends) {
       const friend = state.friends.get(key);
-      this.sync(`f/${key}`, friend === undefined ? [] : [small(`f/${key}`, encodeFriend(friend))], ops);
+      this.syncOne(`f/${key}`, friend === undefined ? null : small(encodeFriend(friend)), ops);
     }
     for (const key of changes.channels) {
       const friend = state.friends.get(key);
-      this.sync(`c/${key}`, friend === undefined ? [] : [{ key: `c/${key}`, tag: undefined, encode: () => encodeChannel(channelRecord(friend.channel)) }], ops);
+      this.syncOne(`c/${key}`, friend === undefined ? null : { key: '', tag: undefined, encode: () => encodeChannel(channelRecord(friend.channel)) }, ops);
       const move = friend?.channel.lastOutgoing;
-      this.sync(`m/${key}`, move === undefined ? [] : [{ key: `m/${key}`, tag: move, encode: () => encodeMove(move) }], ops);
+      this.syncOne(`m/${key}`, move === undefined ? null : { key: '', tag: move, encode: () => encodeMove(move) }, ops);
     }
     for (const id of changes.txs) {
       const [friendKey, side, rk] = id.split('\0', 3);
@@ -127,20 +147,19 @@ export class RecordKeeper {
     }
     for (const [id, item] of changes.queued) {
       const [friendKey, seq] = id.split('\0');
-      const key = `q/${friendKey}/${seq.padStart(12, '0')}`;
-      this.sync(key, item === null ? [] : [{ key, tag: item, encode: () => encodeQueued(item) }], ops);
+      this.syncOne(`q/${friendKey}/${seq.padStart(12, '0')}`, item === null ? null : { key: '', tag: item, encode: () => encodeQueued(item) }, ops);
     }
     for (const rk of changes.upstream) {
       const up = state.upstream.get(rk);
-      this.sync(`u/${rk}`, up === undefined ? [] : [small(`u/${rk}`, encodeUpstream(up))], ops);
+      this.syncOne(`u/${rk}`, up === undefined ? null : small(encodeUpstream(up)), ops);
     }
     for (const dk of changes.downstream) {
       const down = state.downstream.get(dk);
-      this.sync(`d/${dk}`, down === undefined ? [] : [small(`d/${dk}`, encodeDownstream(down))], ops);
+      this.syncOne(`d/${dk}`, down === undefined ? null : small(encodeDownstream(down)), ops);
     }
     for (const rk of changes.deadlines) {
       const deadline = state.deadlines.get(rk);
-      this.sync(`e/${rk}`, deadline === undefined ? [] : [small(`e/${rk}`, encodeDeadline(deadline))], ops);
+      this.syncOne(`e/${rk}`, deadline === undefined ? null : small(encodeDeadline(deadline)), ops);
     }
     for (const ik of changes.invoices) {
       const invoice = state.invoices.get(ik);
@@ -155,8 +174,8 @@ export class RecordKeeper {
 }
 
 /** A small record compared by content: rewritten only when its bytes change. */
-function small(key: string, value: Buffer): Desired {
-  return { key, tag: value.toString('latin1'), encode: () => value };
+function small(value: Buffer, key = ''): Desired {
+  return { key, tag: value, encode: () => value };
 }
 
 /** The entity a stored key belongs to (the key of its primary record). */
@@ -190,7 +209,7 @@ function channelRecord(ch: TokenChannel): Parameters<typeof encodeChannel>[0] {
 function invoiceRecords(ik: string, invoice: OpenInvoice): Desired[] {
   const out: Desired[] = [
     { key: `i/${ik}`, tag: invoice, encode: () => encodeInvoiceHeader(invoice) },
-    small(`j/${ik}`, encodeInvoiceStatus(invoice)),
+    ...(invoice.srcHashedLock === null && invoice.completedBy === null ? [] : [small(encodeInvoiceStatus(invoice), `j/${ik}`)]),
   ];
   for (const [rk, tx] of invoice.txs) out.push({ key: `k/${ik}/${rk}`, tag: tx, encode: () => encodeInvoiceTx(tx) });
   return out;
@@ -211,9 +230,9 @@ function paymentRecords(pk: string, payment: Payment): Desired[] {
     const response = tx.response;
     if (response !== null) out.push({ key: `y/${pk}/${rk}`, tag: response, encode: () => encodePaymentResponse(response) });
   }
-  out.push(small(`r/${pk}`, encodePaymentStatus({
+  out.push(small(encodePaymentStatus({
     closing: payment.closing, closeWaiter: payment.closeWaiter, commitBy: bySignature(payment, payment.commit?.signature), txs,
-  })));
+  }), `r/${pk}`));
   const receipt = payment.receipt;
   if (receipt !== null) {
     const requestKey = bySignature(payment, receipt.signature);
@@ -283,7 +302,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
       switch (kind) {
         case 'n':
           state.relays = decodeNode(value).relays;
-          keeper.loaded(key, value.toString('latin1'));
+          keeper.loaded(key, value);
           break;
         case 'f': {
           const record = decodeFriend(value);
@@ -291,8 +310,9 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
             // The channel is attached once its records are read, below.
             ...record, key: rest, channel: undefined as unknown as TokenChannel,
             backwards: [], requests: [], userRequests: [], online: false, remoteWantsToken: false, tokenRequested: false, resendPending: false,
+            answeredRetransmitOf: null,
           });
-          keeper.loaded(key, value.toString('latin1'));
+          keeper.loaded(key, value);
           break;
         }
         case 'c':
@@ -325,22 +345,22 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
         }
         case 'u':
           state.upstream.set(rest, decodeUpstream(value));
-          keeper.loaded(key, value.toString('latin1'));
+          keeper.loaded(key, value);
           break;
         case 'd':
           state.downstream.set(rest, decodeDownstream(value));
-          keeper.loaded(key, value.toString('latin1'));
+          keeper.loaded(key, value);
           break;
         case 'e':
           state.deadlines.set(rest, decodeDeadline(value));
-          keeper.loaded(key, value.toString('latin1'));
+          keeper.loaded(key, value);
           break;
         case 'i':
           invoiceOf(rest).header = decodeInvoiceHeader(value);
           break;
         case 'j':
           invoiceOf(rest).status = decodeInvoiceStatus(value);
-          keeper.loaded(key, value.toString('latin1'));
+          keeper.loaded(key, value);
           break;
         case 'k':
           invoiceOf(rest.slice(0, rest.indexOf('/'))).txs.set(rest.slice(rest.indexOf('/') + 1), value);
@@ -350,7 +370,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
           break;
         case 'r':
           paymentOf(rest).status = decodePaymentStatus(value);
-          keeper.loaded(key, value.toString('latin1'));
+          keeper.loaded(key, value);
           break;
         case 'x':
           paymentOf(rest.slice(0, rest.indexOf('/'))).txs.set(rest.slice(rest.indexOf('/') + 1), decodePaymentTx(value));
@@ -386,6 +406,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
       lastOutgoing: move,
       lastIncomingToken: record.lastIncomingToken,
       lastIncomingDigest: record.lastIncomingDigest,
+      lastIncoming: record.lastIncoming,
       recentIncoming: record.recentIncoming,
       moveTokenCounter: record.moveTokenCounter,
       inconsistencyCounter: record.inconsistencyCounter,
@@ -410,10 +431,10 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
     if (entry.stage !== undefined) keeper.loaded(`s/${entry.key}`, entry.stage);
   }
   for (const [ik, parts] of invoices) {
-    if (parts.header === undefined || parts.status === undefined) corrupt(`i/${ik}`, 'invoice records incomplete (i/, j/)');
+    if (parts.header === undefined) return corrupt(`j/${ik}`, 'invoice status without its header (i/)');
     const invoice: OpenInvoice = {
-      invoiceId: idBytes(ik, 32), ...parts.header!, srcHashedLock: parts.status!.srcHashedLock, txs: new Map(), accepted: 0n,
-      completedBy: parts.status!.completedBy,
+      invoiceId: idBytes(ik, 32), ...parts.header, srcHashedLock: parts.status?.srcHashedLock ?? null, txs: new Map(), accepted: 0n,
+      completedBy: parts.status?.completedBy ?? null,
     };
     for (const [rk, value] of parts.txs) {
       let tx;
@@ -467,7 +488,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
     }
     state.payments.set(pk, payment);
     keeper.loaded(`p/${pk}`, payment);
-    keeper.loaded(`r/${pk}`, records.get(`${prefix}r/${pk}`)!.toString('latin1'));
+    keeper.loaded(`r/${pk}`, records.get(`${prefix}r/${pk}`)!);
   }
   return state;
 }

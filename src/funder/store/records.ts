@@ -1,5 +1,6 @@
 import { MAX_ADDRESS_BYTES, MAX_CURRENCIES_PER_FRIEND, MAX_CURRENCY_BYTES, MAX_OPS_PER_MOVE, MAX_RELAYS, MAX_ROUTE_KEYS } from '../constants.js';
 import type { TxStage } from '../mutual_credit.js';
+import type { LastIncomingMove } from '../token_channel.js';
 import type {
   CurrencyConfig, Deadline, Downstream, Inconsistency, InvoiceTx, PaymentTxStatus, QueueName, QueuedOp, Upstream,
 } from '../state.js';
@@ -221,6 +222,7 @@ export interface ChannelRecord {
   readonly direction: 'incoming' | 'outgoing';
   readonly lastIncomingToken: Uint8Array;
   readonly lastIncomingDigest: Uint8Array | null;
+  readonly lastIncoming: LastIncomingMove | null;
   readonly recentIncoming: string[];
   readonly moveTokenCounter: bigint;
   readonly inconsistencyCounter: bigint;
@@ -232,6 +234,7 @@ export interface ChannelRecord {
 export function encodeChannel(c: ChannelRecord): Buffer {
   const w = begin(256).u8(c.direction === 'incoming' ? 0 : 1).fixed(c.lastIncomingToken, 64);
   w.optional(c.lastIncomingDigest, (ow, d) => ow.fixed(d, 32));
+  w.optional(c.lastIncoming, (ow, m) => ow.fixed(m.prefixHash, 32).fixed(m.infoHash, 32).fixed(m.randNonce, 16).fixed(m.newToken, 64).u64(m.moveTokenCounter));
   w.list(c.recentIncoming, (lw, hex) => lw.fixed(Buffer.from(hex, 'hex'), 64));
   w.u64(c.moveTokenCounter).u64(c.inconsistencyCounter);
   w.list(c.balances, (lw, b) => {
@@ -250,6 +253,7 @@ export function decodeChannel(value: Buffer): ChannelRecord {
       direction: d === 0 ? 'incoming' : 'outgoing',
       lastIncomingToken: r.fixed(64),
       lastIncomingDigest: r.optional((or) => or.fixed(32)),
+      lastIncoming: r.optional((or) => ({ prefixHash: or.fixed(32), infoHash: or.fixed(32), randNonce: or.fixed(16), newToken: or.fixed(64), moveTokenCounter: or.u64() })),
       recentIncoming: r.list(64, (lr) => hexOf(lr.fixed(64))),
       moveTokenCounter: r.u64(),
       inconsistencyCounter: r.u64(),

@@ -16,6 +16,8 @@ export { PeerMessage, PeerMessageT } from './index/peer-message.js';
 export { RequestRoutes, RequestRoutesT } from './index/request-routes.js';
 export { ResponseRoutes, ResponseRoutesT } from './index/response-routes.js';
 export { Route, RouteT } from './index/route.js';
+export { SearchBatch, SearchBatchT } from './index/search-batch.js';
+export { SearchBatchResponse, SearchBatchResponseT } from './index/search-batch-response.js';
 export { SearchRequest, SearchRequestT } from './index/search-request.js';
 export { SearchResponse, SearchResponseT } from './index/search-response.js';
 export { ServerBody } from './index/server-body.js';

@@ -68,8 +68,16 @@ truncated():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * The search of this request failed; the client frame is an empty answer.
+ */
+failed():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSearchResponse(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addClientFrame(builder:flatbuffers.Builder, clientFrameOffset:flatbuffers.Offset) {
@@ -108,12 +116,16 @@ static addTruncated(builder:flatbuffers.Builder, truncated:boolean) {
   builder.addFieldInt8(5, +truncated, +false);
 }
 
+static addFailed(builder:flatbuffers.Builder, failed:boolean) {
+  builder.addFieldInt8(6, +failed, +false);
+}
+
 static endSearchResponse(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSearchResponse(builder:flatbuffers.Builder, clientFrameOffset:flatbuffers.Offset, routes:number, work:number, searchNs:number, generation:number, truncated:boolean):flatbuffers.Offset {
+static createSearchResponse(builder:flatbuffers.Builder, clientFrameOffset:flatbuffers.Offset, routes:number, work:number, searchNs:number, generation:number, truncated:boolean, failed:boolean):flatbuffers.Offset {
   SearchResponse.startSearchResponse(builder);
   SearchResponse.addClientFrame(builder, clientFrameOffset);
   SearchResponse.addRoutes(builder, routes);
@@ -121,6 +133,7 @@ static createSearchResponse(builder:flatbuffers.Builder, clientFrameOffset:flatb
   SearchResponse.addSearchNs(builder, searchNs);
   SearchResponse.addGeneration(builder, generation);
   SearchResponse.addTruncated(builder, truncated);
+  SearchResponse.addFailed(builder, failed);
   return SearchResponse.endSearchResponse(builder);
 }
 
@@ -131,7 +144,8 @@ unpack(): SearchResponseT {
     this.work(),
     this.searchNs(),
     this.generation(),
-    this.truncated()
+    this.truncated(),
+    this.failed()
   );
 }
 
@@ -143,6 +157,7 @@ unpackTo(_o: SearchResponseT): void {
   _o.searchNs = this.searchNs();
   _o.generation = this.generation();
   _o.truncated = this.truncated();
+  _o.failed = this.failed();
 }
 }
 
@@ -153,7 +168,8 @@ constructor(
   public work: number = 0,
   public searchNs: number = 0,
   public generation: number = 0,
-  public truncated: boolean = false
+  public truncated: boolean = false,
+  public failed: boolean = false
 ){}
 
 
@@ -166,7 +182,8 @@ pack(builder:flatbuffers.Builder): flatbuffers.Offset {
     this.work,
     this.searchNs,
     this.generation,
-    this.truncated
+    this.truncated,
+    this.failed
   );
 }
 }
