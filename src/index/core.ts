@@ -37,8 +37,16 @@ export const UPDATE_REJECTIONS = [
   'counter-replay',
   'bad-signature',
   'too-many-currencies',
+  'overloaded',
 ] as const;
 export type UpdateRejection = (typeof UPDATE_REJECTIONS)[number];
+
+/** Equality of two 32-byte keys without allocating (this runs per mutation on ingest). */
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 export const ROUTE_REJECTIONS = ['malformed', 'unknown-currency', 'absent-node', 'bad-amount', 'too-many-open'] as const;
 export type RouteRejection = (typeof ROUTE_REJECTIONS)[number];
@@ -110,11 +118,35 @@ export class IndexCore {
 
   /** The checks that need no state change, cheapest first; null when all pass. */
   precheck(update: MutationsUpdate, chain: readonly ChainLink[]): UpdateRejection | { appendLink: ChainLink } {
+    return this.contentCheck(update) ?? this.stateCheck(update, chain);
+  }
+
+  /** What the update says on its own; the verdict can never change later. */
+  private contentCheck(update: MutationsUpdate): UpdateRejection | null {
     if (update.mutations.length > MAX_MUTATIONS_PER_UPDATE) return 'too-many-mutations';
     for (const m of update.mutations) {
-      if (!isValidCurrency(m.currency) || m.friend.byteLength !== 32 || bytesEqual(m.friend, update.node)) return 'invalid-mutation';
+      if (!this.validCurrency(m.currency) || m.friend.byteLength !== 32 || sameKey(m.friend, update.node)) return 'invalid-mutation';
       if (m.kind === 'update' && (!isValidRate(m.rate) || m.recvCapacity < 0n || m.recvCapacity > U128_MAX)) return 'invalid-mutation';
     }
+    return null;
+  }
+
+  private readonly validCurrencies = new Set<string>();
+
+  private validCurrency(currency: string): boolean {
+    if (this.validCurrencies.has(currency)) return true;
+    if (!isValidCurrency(currency)) return false;
+    if (this.validCurrencies.size >= 4096) this.validCurrencies.clear();
+    this.validCurrencies.add(currency);
+    return true;
+  }
+
+  /**
+   * Freshness, ratchet and currency room against the current state. Each of these only gets
+   * stricter as time passes (ticks age hashes out, ratchets only advance, currencies are never
+   * forgotten), so an update refused here on arrival would be refused later too.
+   */
+  private stateCheck(update: MutationsUpdate, chain: readonly ChainLink[]): UpdateRejection | { appendLink: ChainLink } {
     const verdict = this.clock.verify(update.timeHash, chain);
     if (!verdict.ok) return verdict.reason;
     const ratchet = this.ratchet.check(update.node, update.sessionEpoch, update.sessionId, update.counter);
@@ -123,8 +155,44 @@ export class IndexCore {
     return { appendLink: verdict.appendLink };
   }
 
+  /**
+   * Arrival-time screening of a client update whose signature is checked elsewhere: the reason
+   * it would be refused now (not counted yet), or null. Cheap, so a flood of replays or stale
+   * updates costs no signature checks.
+   */
+  screenClientUpdate(connectionKey: Uint8Array, update: MutationsUpdate): UpdateRejection | null {
+    if (!sameKey(connectionKey, update.node)) return 'foreign-node';
+    return this.screen(update, []);
+  }
+
+  /** As screenClientUpdate, for an update forwarded by a peer server. */
+  screenPeerUpdate(mutuallyTrusted: boolean, forward: ForwardMutationsUpdate): UpdateRejection | null {
+    if (!mutuallyTrusted) return 'untrusted-server';
+    return this.screen(forward.update, forward.chain);
+  }
+
+  private screen(update: MutationsUpdate, chain: readonly ChainLink[]): UpdateRejection | null {
+    const pre = this.precheck(update, chain);
+    return typeof pre === 'string' ? pre : null;
+  }
+
+  /**
+   * Completes a screened update once its signature verdict is known. The state checks run
+   * again, against the state left by every update that arrived before this one (two updates of
+   * one node checked in parallel are applied in arrival order, so the second sees the first's
+   * counter). A bad signature changes nothing: the ratchet advances only after it passed.
+   */
+  acceptScreened(update: MutationsUpdate, chain: readonly ChainLink[], signatureOk: boolean): IngestOutcome {
+    const pre = this.stateCheck(update, chain);
+    return this.finish(update, chain, pre, signatureOk);
+  }
+
   private ingest(update: MutationsUpdate, chain: readonly ChainLink[], signatureOk?: boolean): IngestOutcome {
     const pre = this.precheck(update, chain);
+    return this.finish(update, chain, pre, signatureOk);
+  }
+
+  private finish(update: MutationsUpdate, chain: readonly ChainLink[], pre: UpdateRejection | { appendLink: ChainLink }, signatureOk?: boolean): IngestOutcome {
     if (typeof pre === 'string') return this.rejectUpdate(pre);
     if (!(signatureOk ?? verifyMutationsUpdate(update))) return this.rejectUpdate('bad-signature');
     this.ratchet.commit(update.node, update.sessionEpoch, update.sessionId, update.counter, this.tick);

@@ -83,15 +83,40 @@ export interface CompactionStats {
   readonly millis: number;
 }
 
+export interface WriteGraphOptions {
+  /**
+   * A compaction rebuilds a currency from scratch when more than this share of its nodes have
+   * rows to redo; below it, only those rows are rebuilt and the rest is copied from the previous
+   * snapshot. 0 always rebuilds (the reference the incremental path is tested against).
+   */
+  readonly fullRebuildShare?: number;
+}
+
 export class WriteGraph {
   readonly keys = new KeyTable();
+  private readonly fullRebuildShare: number;
+
+  constructor(options: WriteGraphOptions = {}) {
+    this.fullRebuildShare = options.fullRebuildShare ?? 0.25;
+  }
+
+  private markDirty(c: number, nodeId: number): void {
+    let set = this.dirty.get(c);
+    if (set === undefined) {
+      set = new Set();
+      this.dirty.set(c, set);
+    }
+    set.add(nodeId);
+  }
+
   private readonly currencyIds = new Map<string, number>();
   private readonly currencyNames: string[] = [];
   /** Per currency: reporter id → (friend id → report). */
   private readonly reports: Map<number, Map<number, Report>>[] = [];
   /** Reporter id → last tick it was refreshed; insertion order is refresh order. */
   private readonly lastSeen = new Map<number, number>();
-  private readonly dirty = new Set<number>();
+  /** Per changed currency: the reporters whose reports changed since the last compaction. */
+  private readonly dirty = new Map<number, Set<number>>();
   private readonly graphs = new Map<number, CurrencyGraph>();
   private generation = 0;
   private reportCount = 0;
@@ -163,7 +188,7 @@ export class WriteGraph {
         const friendId = this.keys.intern(m.friend);
         if (!mine.has(friendId)) this.reportCount++;
         mine.set(friendId, setReport(m.recvCapacity, m.rate));
-        this.dirty.add(c);
+        this.markDirty(c, nodeId);
       } else {
         const c = this.currencyIds.get(m.currency);
         if (c === undefined) continue;
@@ -172,7 +197,7 @@ export class WriteGraph {
         if (mine === undefined || friendId === undefined) continue;
         if (mine.delete(friendId)) {
           this.reportCount--;
-          this.dirty.add(c);
+          this.markDirty(c, nodeId);
         }
         if (mine.size === 0) this.reports[c].delete(nodeId);
       }
@@ -192,7 +217,7 @@ export class WriteGraph {
       if (mine === undefined) continue;
       this.reportCount -= mine.size;
       this.reports[c].delete(nodeId);
-      this.dirty.add(c);
+      this.markDirty(c, nodeId);
     }
   }
 
@@ -211,7 +236,14 @@ export class WriteGraph {
   compact(): { handle: SnapshotHandle; stats: CompactionStats } {
     const started = performance.now();
     const nodeCount = this.keys.size;
-    for (const c of this.dirty) this.graphs.set(c, buildCurrencyGraph(this.currencyNames[c], this.reports[c], nodeCount));
+    for (const [c, reporters] of this.dirty) {
+      const previous = this.graphs.get(c);
+      const next =
+        previous === undefined || this.fullRebuildShare <= 0
+          ? null
+          : updateCurrencyGraph(previous, this.reports[c], reporters, nodeCount, Math.floor(this.fullRebuildShare * nodeCount));
+      this.graphs.set(c, next ?? buildCurrencyGraph(this.currencyNames[c], this.reports[c], nodeCount));
+    }
     this.dirty.clear();
     this.generation++;
     const currencies = [...this.graphs.values()].map((g) => g.handle);
@@ -237,6 +269,120 @@ export class WriteGraph {
 
 function setReport(capacity: bigint, rate: Rate): Report {
   return { capacity, capacityFloor: floorToDouble(capacity), mul: rate.mul, add: rate.add };
+}
+
+/** Node u's send edges from the reports: mutual neighbours sorted, each with its report about u. */
+function rowOf(u: number, byReporter: Map<number, Map<number, Report>>): { targets: number[]; reports: Report[] } | null {
+  const mine = byReporter.get(u);
+  if (mine === undefined) return null;
+  const pairs: [number, Report][] = [];
+  for (const v of mine.keys()) {
+    const back = v === u ? undefined : byReporter.get(v)?.get(u);
+    if (back !== undefined) pairs.push([v, back]);
+  }
+  if (pairs.length === 0) return null;
+  pairs.sort((a, b) => a[0] - b[0]);
+  return { targets: pairs.map((p) => p[0]), reports: pairs.map((p) => p[1]) };
+}
+
+/**
+ * The next snapshot of one currency from the previous one, redoing only the rows that can have
+ * changed: those of the reporters that changed and of every node that was or now is their
+ * mutual neighbour (edge u→v carries v's report about u). Every other row is copied, in runs,
+ * from the previous arrays; mirror slots are shifted by the row moves, or looked up again when
+ * they point into a redone row. Returns null when too many rows changed (a full build is then
+ * cheaper). The result is identical, array for array, to buildCurrencyGraph's.
+ */
+function updateCurrencyGraph(
+  previous: CurrencyGraph,
+  byReporter: Map<number, Map<number, Report>>,
+  changed: ReadonlySet<number>,
+  nodeCount: number,
+  rowsMax: number,
+): CurrencyGraph | null {
+  const prevNodes = previous.nodeCount;
+  const prevOffsets = previous.offsets;
+  const prevTargets = previous.targets;
+  const redo = new Uint8Array(nodeCount);
+  const rows = new Map<number, { targets: number[]; reports: Report[] } | null>();
+  const mark = (u: number) => {
+    if (redo[u] === 1) return;
+    redo[u] = 1;
+    rows.set(u, null);
+  };
+  for (const u of changed) {
+    mark(u);
+    if (u < prevNodes) for (let s = prevOffsets[u]; s < prevOffsets[u + 1]; s++) mark(prevTargets[s]);
+  }
+  for (const u of changed) {
+    const row = rowOf(u, byReporter);
+    rows.set(u, row);
+    if (row !== null) for (const v of row.targets) mark(v);
+  }
+  if (rows.size > rowsMax) return null;
+  for (const [u, row] of rows) if (row === null && !changed.has(u)) rows.set(u, rowOf(u, byReporter));
+
+  const oldDegree = (u: number) => (u < prevNodes ? prevOffsets[u + 1] - prevOffsets[u] : 0);
+  let edgeCount = previous.edgeCount;
+  for (const [u, row] of rows) edgeCount += (row?.targets.length ?? 0) - oldDegree(u);
+  const graph = CurrencyGraph.allocate(previous.currency, nodeCount, edgeCount);
+  const { offsets, targets, mirror, rateMul, rateAdd, capacity } = graph;
+  let at = 0;
+  for (let u = 0; u < nodeCount; u++) {
+    offsets[u] = at;
+    at += redo[u] === 1 ? (rows.get(u)?.targets.length ?? 0) : oldDegree(u);
+  }
+  offsets[nodeCount] = at;
+
+  // Rows kept: copy maximal runs of consecutive kept rows in one go (they stay contiguous).
+  const copyRun = (from: number, to: number) => {
+    if (from >= to || from >= prevNodes) return;
+    const end = Math.min(to, prevNodes);
+    const src = prevOffsets[from];
+    const srcEnd = prevOffsets[end];
+    if (srcEnd === src) return;
+    const dst = offsets[from];
+    targets.set(prevTargets.subarray(src, srcEnd), dst);
+    rateMul.set(previous.rateMul.subarray(src, srcEnd), dst);
+    rateAdd.set(previous.rateAdd.subarray(src, srcEnd), dst);
+    capacity.set(previous.capacity.subarray(src, srcEnd), dst);
+  };
+  let runStart = 0;
+  for (let u = 0; u <= nodeCount; u++) {
+    if (u < nodeCount && redo[u] === 0) continue;
+    copyRun(runStart, u);
+    runStart = u + 1;
+    if (u === nodeCount) break;
+    const row = rows.get(u);
+    if (row === null || row === undefined) continue;
+    let s = offsets[u];
+    for (let i = 0; i < row.targets.length; i++, s++) {
+      const report = row.reports[i];
+      targets[s] = row.targets[i];
+      capacity[s] = report.capacityFloor;
+      rateMul[s] = report.mul;
+      rateAdd[s] = report.add;
+    }
+  }
+
+  // Mirrors: a kept row pointing into a kept row moves with that row; anything touching a
+  // redone row is looked up in the new arrays (rows are sorted).
+  const prevMirror = previous.mirror;
+  for (let u = 0; u < nodeCount; u++) {
+    const start = offsets[u];
+    const end = offsets[u + 1];
+    if (start === end) continue;
+    if (redo[u] === 0) {
+      const shift = prevOffsets[u] - start;
+      for (let s = start; s < end; s++) {
+        const v = targets[s];
+        mirror[s] = redo[v] === 0 ? prevMirror[s + shift] - prevOffsets[v] + offsets[v] : graph.slotOf(v, u);
+      }
+    } else {
+      for (let s = start; s < end; s++) mirror[s] = graph.slotOf(targets[s], u);
+    }
+  }
+  return graph;
 }
 
 function buildCurrencyGraph(currency: string, byReporter: Map<number, Map<number, Report>>, nodeCount: number): CurrencyGraph {

@@ -17,7 +17,9 @@ import {
 } from './codec.js';
 import { MAX_OPEN_REQUESTS_PER_CLIENT, TICK_MS } from './constants.js';
 import { IndexCore, ROUTE_REJECTIONS, UPDATE_REJECTIONS, type IngestOutcome } from './core.js';
+import { IngestPipeline } from './ingest.js';
 import { SearchPool, SearchPoolError, type SearchPoolOptions } from './search-pool.js';
+import { InlineVerifier, VerifyPool } from './verify-pool.js';
 import type { ForwardMutationsUpdate } from './types.js';
 
 /**
@@ -42,6 +44,8 @@ export interface IndexServerOptions {
   /** Or a fixed list (tests). */
   readonly trusted?: readonly TrustedPeer[];
   readonly workers?: number;
+  /** Signature-check worker threads; 0 checks on the main thread. Defaults to `workers`. */
+  readonly verifyWorkers?: number;
   readonly tickMs?: number;
   /** Delay between the first change and the snapshot that includes it. */
   readonly compactDelayMs?: number;
@@ -68,6 +72,7 @@ export class IndexServer {
   readonly core: IndexCore;
   readonly registry = new Registry();
   private readonly pool: SearchPool;
+  private readonly ingest: IngestPipeline;
   private readonly log: Logger;
   private clientListener: SecureListener | null = null;
   private serverListener: SecureListener | null = null;
@@ -88,6 +93,8 @@ export class IndexServer {
   private constructor(private readonly options: IndexServerOptions) {
     this.core = options.core ?? new IndexCore({ ttlTicks: options.ttlTicks });
     this.pool = new SearchPool(options.workers ?? 1, options.searchPool);
+    const verifyWorkers = options.verifyWorkers ?? options.workers ?? 1;
+    this.ingest = new IngestPipeline(this.core, verifyWorkers > 0 ? new VerifyPool(verifyWorkers) : new InlineVerifier());
     this.log = options.logger ?? silentLogger;
     const r = this.registry;
     this.metrics = {
@@ -294,9 +301,11 @@ export class IndexServer {
       link.latestHash = msg.hash;
       return;
     }
-    const outcome = this.core.acceptPeerUpdate(this.trusted.has(tag) && this.peers.get(tag) === link, msg.forward);
-    this.afterIngest(outcome, tag, 'server');
-    if (outcome.ok) this.metrics.lag.observe(msg.forward.chain.length);
+    const hops = msg.forward.chain.length;
+    this.ingest.submitPeer(this.trusted.has(tag) && this.peers.get(tag) === link, msg.forward, (outcome) => {
+      this.afterIngest(outcome, tag, 'server');
+      if (outcome.ok) this.metrics.lag.observe(hops);
+    });
   }
 
   private afterIngest(outcome: IngestOutcome, fromPeer: string | null, origin: 'client' | 'server'): void {
@@ -348,7 +357,7 @@ export class IndexServer {
     }
     const msg = decoded.value;
     if (msg.kind === 'update') {
-      this.afterIngest(this.core.acceptClientUpdate(client.channel.remoteKey, msg.update), null, 'client');
+      this.ingest.submitClient(client.channel.remoteKey, msg.update, (outcome) => this.afterIngest(outcome, null, 'client'));
       return;
     }
     const started = performance.now();
@@ -433,6 +442,7 @@ export class IndexServer {
     this.clientListener?.close();
     this.serverListener?.close();
     if (this.metricsServer !== null) await new Promise<void>((resolve) => this.metricsServer!.close(() => resolve()));
+    await this.ingest.close();
     await this.pool.close();
   }
 }

@@ -334,15 +334,20 @@ export class SecureChannel {
     return below;
   }
 
-  /** Sets the frame handler. Frames that arrived before it was set are delivered now. */
+  /**
+   * Sets the frame handler. Frames that arrived before it was set are delivered now, also after
+   * the peer said goodbye: a responder's channel is handed out only after the message that
+   * confirmed it was read, and a client's first message can carry its frames and its goodbye.
+   */
   onFrame(handler: (frame: Uint8Array) => void): void {
     this.frameHandler = handler;
     if (this.undelivered.length > 0) {
       const pending = this.undelivered;
+      const afterGoodbye = this.state === 'closed';
       this.undelivered = [];
       this.undeliveredBytes = 0;
       for (const frame of pending) {
-        if (this.state !== 'open') break;
+        if (this.state !== 'open' && !afterGoodbye) break;
         handler(frame);
       }
     }
@@ -532,7 +537,12 @@ export class SecureChannel {
     this.stopTimer();
     this.queue = [];
     this.queuedBytes = 0;
-    this.undelivered = [];
+    // Frames the peer sent before its goodbye stay for a frame handler set later; after any
+    // other end they are dropped.
+    if (error.code !== TransportErrorCode.PeerClosed) {
+      this.undelivered = [];
+      this.undeliveredBytes = 0;
+    }
     if (pipeReason !== null) this.pipe.close(pipeReason);
     this.session.destroy();
     if (wasConfirming) {

@@ -192,10 +192,11 @@ export function openPipe(url: string, maxPayload: number, timeoutMs: number): Pr
     let tcp: net.Socket | null = null;
     let socket: WebSocket;
     try {
+      // No handshakeTimeout: ws implements it as an HTTP request timeout, which re-arms a
+      // timer on every socket event; one plain timer (below) does the same job.
       socket = new WebSocket(parseUrl(url), {
         maxPayload,
         perMessageDeflate: false,
-        handshakeTimeout: timeoutMs,
         createConnection: connectTcp((created) => (tcp = created)),
       });
     } catch (error) {
@@ -203,14 +204,19 @@ export function openPipe(url: string, maxPayload: number, timeoutMs: number): Pr
       return;
     }
     const onError = (error: Error): void => {
+      clearTimeout(deadline);
       socket.removeListener('open', onOpen);
+      socket.removeListener('error', onError);
+      socket.on('error', () => {}); // terminating a socket still connecting reports an error too
       socket.terminate();
       reject(new TransportError(TransportErrorCode.ConnectFailed, `cannot connect to ${url}: ${error.message}`, { cause: error }));
     };
     const onOpen = (): void => {
+      clearTimeout(deadline);
       socket.removeListener('error', onError);
       resolve(new WsPipe(socket, tcp));
     };
+    const deadline = setTimeout(() => onError(new Error(`no WebSocket upgrade within ${timeoutMs} ms`)), timeoutMs);
     socket.once('error', onError);
     socket.once('open', onOpen);
   });

@@ -16,8 +16,11 @@ import {
   encodeSearchRequest,
   encodeSearchResponse,
   encodeServerMessage,
+  IndexDecodeError,
 } from '../../src/index/codec.js';
-import { signMutationsUpdate } from '../../src/index/signing.js';
+import { checkVerifyBatch, decodeVerifyVerdicts, VerifyBatchBuilder } from '../../src/index/ingest-codec.js';
+import { mutationsUpdateDigest, signMutationsUpdate } from '../../src/index/signing.js';
+import { FlatTable } from '../../src/wire/flat_table.js';
 import type { MutationsUpdate } from '../../src/index/types.js';
 import { fuzzDecoder } from './harness.js';
 
@@ -147,4 +150,34 @@ fuzzDecoder(t, {
       { clientFrame: new Uint8Array(0), routes: 0, work: 0, searchNs: 0, generation: 4, truncated: false, failed: true },
     ]),
   ],
+});
+
+// Signature-worker messages (schemas/ingest.fbs): the worker reads batches through the
+// bounds-checked reader and must answer garbage with verdicts, never throw.
+const batchSample = (() => {
+  const builder = new VerifyBatchBuilder();
+  builder.add(update.node, update.signature, mutationsUpdateDigest(update));
+  return builder.finish().slice();
+})();
+
+fuzzDecoder(t, {
+  name: 'index verify batch (worker side)',
+  // Whatever the batch, the answer is a readable VerifyVerdicts (possibly empty).
+  decode: (bytes: Uint8Array) => {
+    const answer = checkVerifyBatch(bytes);
+    const verdicts = FlatTable.root(answer).byteVector(0);
+    return verdicts === null ? { ok: false as const, error: new IndexDecodeError('verdicts unreadable') } : { ok: true as const, value: verdicts.byteLength };
+  },
+  samples: [batchSample],
+  // Each readable item costs an Ed25519 check; fewer buffers keep this test quick.
+  runs: 20_000,
+});
+
+fuzzDecoder(t, {
+  name: 'index verify verdicts',
+  decode: (bytes: Uint8Array) => {
+    const verdicts = decodeVerifyVerdicts(bytes, 1);
+    return verdicts === null ? { ok: false as const, error: new IndexDecodeError('not one verdict') } : { ok: true as const, value: [...verdicts] };
+  },
+  samples: [checkVerifyBatch(batchSample)],
 });

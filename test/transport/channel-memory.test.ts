@@ -78,3 +78,27 @@ t.test('an initiator that closes at once confirms its key and says goodbye in on
   t.equal(initiator.counters.messagesSent, 1);
   t.equal(pair.sent(), 2);
 });
+
+t.test('frames that arrive with the goodbye before a frame handler is set are delivered when it is set', async (t) => {
+  const pair = countedPair();
+  const initiator = await pair.initiate;
+  initiator.send(Buffer.from('a'));
+  initiator.send(Buffer.from('b'));
+  initiator.close('that was all');
+  const responder = await pair.respond;
+  await closed(responder); // the goodbye has been read: the channel is closed already
+  t.notOk(responder.isOpen);
+  t.same(collect(responder), ['a', 'b'], 'delivered at once, in order');
+  t.equal(responder.counters.framesReceived, 2);
+});
+
+t.test('frames held for a missing frame handler are dropped when the channel fails', async (t) => {
+  const { initiator, responder } = await memoryPair();
+  initiator.send(Buffer.from('held'));
+  await until(() => responder.counters.framesReceived === 1);
+  responder.pipe.close('cut'); // ends without a goodbye
+  const reason = await closed(responder);
+  t.equal(reason.code, TransportErrorCode.ConnectionLost);
+  t.same(collect(responder), [], 'nothing is delivered after a failure');
+  initiator.close();
+});

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import NoiseState from 'noise-handshake';
 import { Identity } from '../../src/crypto/identity.js';
@@ -289,6 +290,30 @@ t.test('an initiator whose responder never answers fails with HANDSHAKE_TIMEOUT'
     }),
     TransportErrorCode.HandshakeTimeout,
   );
+});
+
+t.test('a server that accepts the TCP connection but never answers the upgrade fails the connect with CONNECT_FAILED', async (t) => {
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const error = await expectFailure(
+    t,
+    connectSecure(`ws://127.0.0.1:${port}/`, {
+      identity: Identity.generate(),
+      expectedRemoteKey: Identity.generate().publicKey,
+      purpose: 'relay',
+      connectTimeoutMs: 100,
+      options: { logger },
+    }),
+    TransportErrorCode.ConnectFailed,
+  );
+  t.match(error.message, /no WebSocket upgrade within 100 ms/);
+  t.equal(sockets.length, 1, 'the TCP connection was made');
 });
 
 t.test('a server at its handshake cap refuses new connections with BUSY', async (t) => {
