@@ -40,13 +40,12 @@ export interface CoreEnv {
 
 class Ctx {
   readonly effects: Effect[] = [];
-  readonly changes: ChangeSet = emptyChangeSet();
   readonly faults: PeerFault[] = [];
   /** Friends that may have something to send once the event is handled. */
   readonly wake = new Set<string>();
   /** Friends to hand the token back to even with nothing to send (see onFriendMessage). */
   readonly handBack = new Set<string>();
-  constructor(readonly state: FunderState, readonly env: CoreEnv, readonly nowMs: number) {}
+  constructor(readonly state: FunderState, readonly env: CoreEnv, readonly nowMs: number, readonly changes: ChangeSet) {}
 
   toApp(appId: string, message: AppMessage): void {
     this.effects.push({ kind: 'toApp', appId, message });
@@ -73,8 +72,12 @@ class Ctx {
   }
 }
 
-export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent, nowMs: number): FunderOutput {
-  const ctx = new Ctx(state, env, nowMs);
+/**
+ * `changes`, when given, receives this event's changed entities in place of a fresh set, so a
+ * runtime gathering a batch over many events allocates and merges nothing per event.
+ */
+export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent, nowMs: number, changes: ChangeSet = emptyChangeSet()): FunderOutput {
+  const ctx = new Ctx(state, env, nowMs, changes);
   switch (event.kind) {
     case 'friendMessage':
       onFriendMessage(ctx, event.friend, event.message);
