@@ -13,14 +13,23 @@ const relayId = (r: RelayRef): string => `${toBase64Url(r.publicKey)}@${r.addres
 
 export class RelayListenSet {
   private current: RelayRef[] = [];
+  /** The configured list last seen (by reference), the answer given for it, and when it next changes on its own. */
+  private configuredRef: readonly RelayRef[] | null = null;
+  private listening: RelayRef[] = [];
+  private nextExpiryMs = Infinity;
   /** Relays given up, oldest first, with when listening on them ends. */
   private readonly retired = new Map<string, { readonly relay: RelayRef; readonly untilMs: number }>();
 
   /** `retiredMax` bounds how many old relays are kept at once (the oldest go first). */
   constructor(private readonly graceMs: number, private readonly retiredMax: number) {}
 
-  /** The relays to listen on at `nowMs` when the node is configured with `configured`. */
+  /**
+   * The relays to listen on at `nowMs` when the node is configured with `configured`. The same
+   * array as last time while nothing changed (the core replaces its relay list when it changes),
+   * so a caller can tell "no change" by reference.
+   */
   update(configured: readonly RelayRef[], nowMs: number): RelayRef[] {
+    if (configured === this.configuredRef && nowMs < this.nextExpiryMs) return this.listening;
     const wanted = new Set(configured.map(relayId));
     for (const relay of this.current) {
       const id = relayId(relay);
@@ -33,7 +42,10 @@ export class RelayListenSet {
       this.retired.delete(id);
     }
     this.current = [...configured];
-    return [...configured, ...[...this.retired.values()].map((entry) => entry.relay)];
+    this.configuredRef = configured;
+    this.nextExpiryMs = Math.min(Infinity, ...[...this.retired.values()].map((entry) => entry.untilMs));
+    this.listening = [...configured, ...[...this.retired.values()].map((entry) => entry.relay)];
+    return this.listening;
   }
 
   /** Old relays still listened on. */

@@ -40,3 +40,16 @@ t.test('the number of old relays kept is bounded; the oldest go first', async (t
   none.update([relay(1)], 0);
   t.same(names(none.update([relay(2)], 0)), ['relay2:443'], 'no grace period: old relays are dropped at once');
 });
+
+t.test('the same list comes back while nothing changed, so the node skips relinking', async (t) => {
+  const set = new RelayListenSet(60_000, 16);
+  const first = [relay(1)];
+  set.update(first, 0);
+  const second = [relay(2)];
+  const during = set.update(second, 1_000);
+  t.equal(set.update(second, 2_000), during, 'same configured list, no grace period ended: same array');
+  const after = set.update(second, 61_000);
+  t.not(after, during, 'a grace period ending is a change');
+  t.same(names(after), ['relay2:443']);
+  t.equal(set.update(second, 62_000), after);
+});
