@@ -77,10 +77,16 @@ async function payments(tag: string, hops: number, count: number, window: number
   const eventsBefore = nodes.reduce((s, n) => s + n.runtime.stats.events, 0);
   const bytesBefore = nodes.reduce((s, n) => s + n.runtime.stats.writeBytes, 0);
   const writeMsBefore = nodes.reduce((s, n) => s + n.runtime.stats.writeMs, 0);
+  const messagesBefore = net.delivered;
+  const cpuBefore = process.cpuUsage();
   const start = performance.now();
   const result = await runPayments({ buyer, seller, route: nodes, currency: 'BENCH', amount: 10n, fees: 0n }, count, window, undefined, 1_000_000);
   const seconds = (performance.now() - start) / 1000;
   await net.quiet();
+  // CPU of the whole process (main thread plus RocksDB's threads) per payment: unlike the rate,
+  // it changes little when other work shares the machine, so runs can be compared across loads.
+  const cpu = process.cpuUsage(cpuBefore);
+  const messages = net.delivered - messagesBefore;
   const writes = nodes.reduce((s, n) => s + n.runtime.stats.writes, 0) - writesBefore;
   const events = nodes.reduce((s, n) => s + n.runtime.stats.events, 0) - eventsBefore;
   const bytes = nodes.reduce((s, n) => s + n.runtime.stats.writeBytes, 0) - bytesBefore;
@@ -99,6 +105,8 @@ async function payments(tag: string, hops: number, count: number, window: number
     events_per_write: Number((events / Math.max(1, writes)).toFixed(1)),
     mean_write_ms: Number((writeMs / Math.max(1, writes)).toFixed(1)),
     bytes_written_per_payment: Math.round(bytes / Math.max(1, count)),
+    cpu_us_per_payment: Math.round((cpu.user + cpu.system) / Math.max(1, count)),
+    friend_messages_per_payment: Number((messages / Math.max(1, count)).toFixed(2)),
   };
   emit(out);
   return out;
@@ -127,6 +135,10 @@ try {
     p99_ms_3hop: three.p99_ms,
     p50_ms_one_at_a_time: alone.p50_ms,
     p99_ms_one_at_a_time: alone.p99_ms,
+    bytes_written_per_payment_2nodes: two.bytes_written_per_payment,
+    bytes_written_per_payment_3hop: three.bytes_written_per_payment,
+    cpu_us_per_payment_2nodes: two.cpu_us_per_payment,
+    cpu_us_per_payment_3hop: three.cpu_us_per_payment,
     sign_per_s: Math.round(signPerS),
     verify_per_s: Math.round(verifyPerS),
     sync_writes_per_s: Math.round(syncPerS),

@@ -123,14 +123,6 @@ export function emptyChangeSet(): ChangeSet {
   };
 }
 
-export function mergeChangeSet(into: ChangeSet, from: ChangeSet): void {
-  into.node ||= from.node;
-  for (const k of ['friends', 'channels', 'txs', 'upstream', 'downstream', 'deadlines', 'invoices', 'payments'] as const) {
-    for (const v of from[k]) into[k].add(v);
-  }
-  for (const [k, v] of from.queued) into.queued.set(k, v);
-}
-
 export function isEmptyChangeSet(c: ChangeSet): boolean {
   return !c.node && c.friends.size === 0 && c.channels.size === 0 && c.txs.size === 0 && c.upstream.size === 0
     && c.downstream.size === 0 && c.deadlines.size === 0 && c.invoices.size === 0 && c.payments.size === 0 && c.queued.size === 0;

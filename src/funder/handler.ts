@@ -40,11 +40,10 @@ export interface CoreEnv {
 
 class Ctx {
   readonly effects: Effect[] = [];
-  readonly changes: ChangeSet = emptyChangeSet();
   readonly faults: PeerFault[] = [];
   /** Friends that may have something to send once the event is handled. */
   readonly wake = new Set<string>();
-  constructor(readonly state: FunderState, readonly env: CoreEnv, readonly nowMs: number) {}
+  constructor(readonly state: FunderState, readonly env: CoreEnv, readonly nowMs: number, readonly changes: ChangeSet) {}
 
   toApp(appId: string, message: AppMessage): void {
     this.effects.push({ kind: 'toApp', appId, message });
@@ -71,8 +70,12 @@ class Ctx {
   }
 }
 
-export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent, nowMs: number): FunderOutput {
-  const ctx = new Ctx(state, env, nowMs);
+/**
+ * `changes`, when given, receives this event's changed entities in place of a fresh set, so a
+ * runtime gathering a batch over many events allocates and merges nothing per event.
+ */
+export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent, nowMs: number, changes: ChangeSet = emptyChangeSet()): FunderOutput {
+  const ctx = new Ctx(state, env, nowMs, changes);
   switch (event.kind) {
     case 'friendMessage':
       onFriendMessage(ctx, event.friend, event.message);

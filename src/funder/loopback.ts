@@ -36,6 +36,8 @@ export class Loopback {
   private open = true;
   /** Messages handed to the loopback and not yet delivered. */
   inFlight = 0;
+  /** Messages delivered so far. */
+  delivered = 0;
 
   async add(name: string, seed: Uint8Array, location: string, options: RuntimeOptions = {}): Promise<LoopbackNode> {
     const node = new LoopbackNode(this, name, Identity.fromSeed(seed));
@@ -58,6 +60,7 @@ export class Loopback {
       this.inFlight--;
       const target = this.nodes.get(idKey(to));
       if (!this.open || target === undefined) return;
+      this.delivered++;
       const decoded = decodeFriendMessage(bytes);
       if (!decoded.ok) {
         target.faults++;

@@ -3,7 +3,7 @@ import { OffsetError } from '../common/errors.js';
 import type { Identity } from '../crypto/identity.js';
 import { randomBytes } from '../crypto/primitives.js';
 import {
-  emptyChangeSet, isEmptyChangeSet, mergeChangeSet, type AppMessage, type ChangeSet, type Effect, type FunderEvent, type PeerFault,
+  emptyChangeSet, isEmptyChangeSet, type AppMessage, type ChangeSet, type Effect, type FunderEvent, type PeerFault,
 } from './api.js';
 import { encodeFriendMessage } from './codec.js';
 import { handleEvent, type CoreEnv } from './handler.js';
@@ -90,9 +90,8 @@ export class FunderRuntime {
   /** Applies one event; its effects leave once the batch holding its changes is durable. */
   submit(event: FunderEvent): void {
     if (this.closed) return;
-    const out = handleEvent(this.state, this.env, event, this.now());
+    const out = handleEvent(this.state, this.env, event, this.now(), this.pendingChanges);
     this.stats.events++;
-    mergeChangeSet(this.pendingChanges, out.changes);
     for (const fault of out.faults) this.sink.peerFault?.(fault);
     for (const effect of out.effects) this.pendingEffects.push(effect);
     this.eventsInBatch++;

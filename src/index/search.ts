@@ -67,6 +67,12 @@ export function defaultSearchParams(source: number, destination: number, amount:
 const TWO_POW_32 = 4294967296;
 const EPOCH_MAX = 0x7fffffff;
 
+interface IncomingCapacity {
+  /** capacity[mirror[r]] at r, valid for the rows whose `filled` flag is set. */
+  readonly capacity: Float64Array;
+  readonly filled: Uint8Array;
+}
+
 class Bounds {
   work = 0;
   truncated = false;
@@ -98,6 +104,7 @@ export class Searcher {
   private parentB = new Int32Array(0);
   private queueF = new Uint32Array(0);
   private queueB = new Uint32Array(0);
+  private readonly capacityIn = new WeakMap<CurrencyGraph, IncomingCapacity>();
 
   private ensure(nodeCount: number): void {
     if (nodeCount <= this.size) return;
@@ -109,6 +116,23 @@ export class Searcher {
     this.queueB = new Uint32Array(size);
     this.size = size;
     this.epoch = 0;
+  }
+
+  /**
+   * capacity[mirror[r]] laid out along r: the backward search reads the capacity of each edge
+   * u→v it scans from v, and through `mirror` that read was a cache miss per edge (over half the
+   * search's time on a 1M-edge graph). Search-side memory (8 bytes per edge and 1 per node, per
+   * graph and searcher; not part of the shared snapshot), filled row by row the first time the
+   * backward search grows from a node, so a new snapshot costs no up-front pass and rows that
+   * are never reached are never copied. Snapshots are immutable, so a filled row stays valid.
+   */
+  private incomingCapacity(graph: CurrencyGraph): IncomingCapacity {
+    let derived = this.capacityIn.get(graph);
+    if (derived === undefined) {
+      derived = { capacity: new Float64Array(graph.edgeCount), filled: new Uint8Array(graph.nodeCount) };
+      this.capacityIn.set(graph, derived);
+    }
+    return derived;
   }
 
   private nextEpoch(): number {
@@ -192,6 +216,9 @@ export class Searcher {
     bounds: Bounds,
   ): number[] | null {
     const { offsets, targets, mirror, capacity, rateMul, rateAdd } = graph;
+    const incoming = this.incomingCapacity(graph);
+    const capacityIn = incoming.capacity;
+    const filled = incoming.filled;
     const { source, destination, excludeFrom, excludeTo } = params;
     const feeCap = params.maxFee === null ? Infinity : Number(params.maxFee) + 1;
     const amountF = Number(params.amount);
@@ -213,11 +240,18 @@ export class Searcher {
     let levelF = 0;
     let levelB = 0;
     let meetSlot = -1;
+    // Edges leaving each frontier; -1 once that side has grown a new level.
+    let degreesF = -1;
+    let degreesB = -1;
     while (fStart < fEnd && bStart < bEnd && levelF + levelB < maxEdges) {
-      let degreesF = 0;
-      for (let i = fStart; i < fEnd; i++) degreesF += offsets[queueF[i] + 1] - offsets[queueF[i]];
-      let degreesB = 0;
-      for (let i = bStart; i < bEnd; i++) degreesB += offsets[queueB[i] + 1] - offsets[queueB[i]];
+      if (degreesF < 0) {
+        degreesF = 0;
+        for (let i = fStart; i < fEnd; i++) degreesF += offsets[queueF[i] + 1] - offsets[queueF[i]];
+      }
+      if (degreesB < 0) {
+        degreesB = 0;
+        for (let i = bStart; i < bEnd; i++) degreesB += offsets[queueB[i] + 1] - offsets[queueB[i]];
+      }
       if (degreesF <= degreesB) {
         if (!bounds.spend(degreesF + 1)) return null;
         const end = fEnd;
@@ -245,17 +279,22 @@ export class Searcher {
         }
         fStart = end;
         levelF++;
+        degreesF = -1;
       } else {
         if (!bounds.spend(degreesB + 1)) return null;
         const end = bEnd;
         scan: for (let i = bStart; i < end; i++) {
           const v = queueB[i];
+          if (filled[v] === 0) {
+            for (let r = offsets[v], e = offsets[v + 1]; r < e; r++) capacityIn[r] = capacity[mirror[r]];
+            filled[v] = 1;
+          }
           for (let r = offsets[v], e = offsets[v + 1]; r < e; r++) {
             const u = targets[r];
             const m = mark[u];
             if (m === back) continue;
+            if (capacityIn[r] < need) continue;
             const s = mirror[r]; // the edge u→v
-            if (capacity[s] < need) continue;
             if (!plain) {
               if (residual !== null && capacity[s] - (residual.get(s) ?? 0) < need) continue;
               if (checkBanned && banned.has(s)) continue;
@@ -273,6 +312,7 @@ export class Searcher {
         }
         bStart = end;
         levelB++;
+        degreesB = -1;
       }
       if (meetSlot >= 0) break;
     }

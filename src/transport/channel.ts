@@ -208,6 +208,15 @@ export class SecureChannel {
     return this.logger;
   }
 
+  /**
+   * Ordinary ends of a connection (a goodbye, a peer that went away) are logged at debug: a
+   * server sees thousands a second, and a line plus a child logger each was a visible part of a
+   * short connection's cost. Failures stay at warn.
+   */
+  private debug(code: TransportErrorCode, message: string): void {
+    if (this.options.logger.isLevelEnabled('debug')) this.log.debug({ code }, message);
+  }
+
   /** Dials: runs the initiator side over `pipe`; resolves once the responder proved the pinned key. */
   static initiate(pipe: FramePipe, params: InitiateParams): Promise<SecureChannel> {
     const options = resolveChannelOptions(params.options);
@@ -491,7 +500,7 @@ export class SecureChannel {
     }
     if (opened.goodbye !== undefined && this.state === 'open') {
       const reason = opened.goodbye.reason;
-      this.log.info({ code: TransportErrorCode.PeerClosed }, `peer closed: ${reason}`);
+      this.debug(TransportErrorCode.PeerClosed, `peer closed: ${reason}`);
       this.finish(closeError(TransportErrorCode.PeerClosed, `peer closed: ${reason}`), 'goodbye');
       return;
     }
@@ -511,7 +520,7 @@ export class SecureChannel {
     if (this.state === 'closed' || this.state === 'detached') return;
     const error = closeError(localError ?? TransportErrorCode.ConnectionLost, `pipe closed: ${reason}`);
     if (localError !== undefined) this.log.warn({ code: error.code }, error.message);
-    else this.log.info({ code: error.code }, error.message);
+    else this.debug(error.code, error.message);
     this.finish(error, null);
   }
 

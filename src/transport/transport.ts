@@ -31,7 +31,9 @@
  *   R -> I  HandshakeAccept{version, purpose, IK message 2 (payload: R's Ed25519 key, frame limit)}
  *           or HandshakeReject{code, version, purpose, reason}, then close
  *   I -> R  Sealed{phase, AEAD(Batch)}  key confirmation; R exposes the channel only after it opens,
- *           so a replayed message 1 never yields a channel
+ *           so a replayed message 1 never yields a channel. It carries whatever I queued as soon as
+ *           its channel resolved (first frames, even a goodbye), else it goes out empty at the next
+ *           turn; frames that came with a goodbye wait for R's frame handler.
  *   both    Sealed{phase, AEAD(Batch{frames, rekey request/reply, goodbye, padding <= 255 B})}
  *
  * Limits (all enforced before the bytes are used): a message above frameBytesMax + 1 KiB is refused

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { pino } from 'pino';
+import type { Logger } from '../../src/common/log.js';
 import { bytesEqual } from '../../src/common/bytes.js';
 import { Identity } from '../../src/crypto/identity.js';
 import { SecureChannel } from '../../src/transport/channel.js';
@@ -101,4 +103,41 @@ t.test('frames held for a missing frame handler are dropped when the channel fai
   t.equal(reason.code, TransportErrorCode.ConnectionLost);
   t.same(collect(responder), [], 'nothing is delivered after a failure');
   initiator.close();
+});
+
+/** A pino logger at `level` whose lines land in `lines`, parsed. */
+function capturingLogger(level: string): { logger: Logger; lines: { level: number; msg: string; code?: string }[] } {
+  const lines: { level: number; msg: string; code?: string }[] = [];
+  const logger = pino({ level }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+t.test('an ordinary goodbye is logged at debug, not at info; a failure is logged at warn', async (t) => {
+  const info = capturingLogger('info');
+  const pair = await memoryPair({ responder: { logger: info.logger } });
+  pair.initiator.close('bye');
+  await closed(pair.responder);
+  t.same(info.lines, [], 'nothing at info for a normal close');
+
+  const debug = capturingLogger('debug');
+  const second = await memoryPair({ responder: { logger: debug.logger } });
+  second.initiator.close('bye');
+  await closed(second.responder);
+  t.equal(debug.lines.length, 1);
+  t.equal(debug.lines[0].code, TransportErrorCode.PeerClosed);
+  t.match(debug.lines[0].msg, /peer closed: bye/);
+
+  const warn = capturingLogger('info');
+  const third = await memoryPair({ responder: { logger: warn.logger }, wrap: (pipe) => interpose(pipe, (message, index) => {
+    if (index < 2) return message; // the handshake and the key confirmation pass
+    const copy = new Uint8Array(message);
+    copy[copy.length - 3] ^= 1;
+    return copy;
+  }) });
+  third.initiator.send(Buffer.from('x'));
+  const reason = await closed(third.responder);
+  t.equal(reason.code, TransportErrorCode.DecryptFailed);
+  t.equal(warn.lines.length, 1);
+  t.equal(warn.lines[0].code, TransportErrorCode.DecryptFailed);
+  t.equal(warn.lines[0].level, 40, 'at warn');
 });
