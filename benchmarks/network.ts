@@ -1,35 +1,44 @@
 /**
  * Network benchmark: durable payments end to end between real stnode processes over a real
- * relay (strelay), each node on its own RocksDB database, driven by apps over the app protocol.
+ * relay (strelay), each node on its own RocksDB database, driven by apps (src/apps/app_client.ts)
+ * over the app protocol.
  *
- *   phase 2nodes  A pays B directly;
- *   phase 3hop    A pays D through B and C (both forward and earn their fee);
- *   phase load    N nodes (default 20) with random friendships (a ring plus random chords) pay
- *                 between random pairs for a fixed time, along routes their apps ask the index
- *                 server for (every node reports its capacities to it).
+ *   phase 2nodes   A pays B directly, `--window` payments in flight (closed loop): throughput, and
+ *                  latency at saturation;
+ *   phase latency  the same pair with `--latency-window` payments in flight: latency at a stated,
+ *                  lower load (the summary's p50_ms/p99_ms, with the rate reached);
+ *   phase 3hop     A pays D through B and C (both forward and earn their fee);
+ *   phase load     N nodes (default 20) with random friendships (a ring plus random chords) pay
+ *                  between random pairs for a fixed time, along routes their apps ask the index
+ *                  server for (every node reports its capacities to it).
  *
- * A payment counts once its receipt is in the buyer's hands (invoice, payment, transaction,
- * commit, close). Writes results/network.json and results/network.svg (latency histogram) and
- * prints one JSON summary as the last line.
+ * A payment counts once its receipt is in the buyer's hands (invoice, payment and transaction,
+ * transaction result, commit and close, closed). Each phase reports CPU microseconds per payment
+ * per process (from /proc) and, per node taking part, synced writes, friend messages and app
+ * requests per payment (from the nodes' /metrics). Writes results/network.json and
+ * results/network.svg (latency histogram) and prints one JSON summary as the last line.
  *
  *   npm run bench:network [-- --quick] [-- --nodes N] [-- --seconds S] [-- --window W]
- *                         [-- --phases 2nodes,3hop,load] [-- --profile DIR]
+ *                         [-- --latency-window L] [-- --phases 2nodes,latency,3hop,load]
+ *                         [-- --profile DIR]
  *
  * --profile DIR starts every child process (relay, nodes) with --cpu-prof into DIR (through
- * OFFSET_NODE_FLAGS, which the launcher honours) and prints
- * each phase's window on the monotonic clock V8 profiles use, so samples can be cut per phase.
+ * OFFSET_NODE_FLAGS, which the launcher honours) and prints each phase's window on the monotonic
+ * clock V8 profiles use, so samples can be cut per phase.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
+import { AppClient, type Answer } from '../src/apps/app_client.js';
 import { bytesEqual } from '../src/common/bytes.js';
 import { calcFee, type Rate } from '../src/common/rate.js';
 import { Identity } from '../src/crypto/identity.js';
 import { randomBytes } from '../src/crypto/primitives.js';
 import { IndexServer } from '../src/index/server.js';
-import { AppErrorCode } from '../src/node/app_codec.js';
-import { TestApp, befriend, prepareNode, startNode, startRelay, tempDir, type NodeFixture } from '../test/node/app_helper.js';
+import { AppErrorCode, type AppRequestBody, type NodeReport } from '../src/node/app_codec.js';
+import { AppRequestError } from '../src/apps/app_client.js';
+import { prepareNode, startNode, startRelay, tempDir, type NodeFixture } from '../test/node/app_helper.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -39,12 +48,15 @@ const arg = (name: string, fallback: number): number => {
 };
 const phaseSeconds = arg('--seconds', quick ? 6 : 20);
 const loadNodes = arg('--nodes', quick ? 6 : 20);
+/** Payments in flight in the throughput phases (closed loop). */
 const windowSize = arg('--window', 64);
+/** Payments in flight in the latency phase: the load at which p50/p99 are stated. */
+const latencyWindow = arg('--latency-window', 16);
 const strArg = (name: string): string | null => {
   const i = argv.indexOf(name);
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : null;
 };
-const phases = new Set((strArg('--phases') ?? '2nodes,3hop,load').split(','));
+const phases = new Set((strArg('--phases') ?? '2nodes,latency,3hop,load').split(','));
 const profileDir = strArg('--profile');
 if (profileDir !== null) {
   mkdirSync(profileDir, { recursive: true });
@@ -54,20 +66,28 @@ if (profileDir !== null) {
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const CURRENCY = 'FST';
 const RATE: Rate = { mul: 0, add: 1 };
+const REQUEST_TIMEOUT_MS = 120_000;
 
 interface Node {
+  name: string;
   fixture: NodeFixture;
-  app: TestApp;
+  app: AppClient;
   key: Uint8Array;
+  metricsPort: number;
 }
 
 interface PhaseResult {
   name: string;
+  window: number;
   payments: number;
   failures: number;
   seconds: number;
   paymentsPerS: number;
   latenciesMs: number[];
+  /** CPU microseconds per payment, per process. */
+  cpuUsPerPayment: Record<string, number>;
+  /** Per node taking part: counters per payment (synced writes, friend messages, ...). */
+  perPayment: Record<string, Record<string, number>>;
 }
 
 function emit(value: object): void {
@@ -79,26 +99,103 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function startNodes(count: number, relay: { identity: { publicKey: Uint8Array }; address: string }): Promise<Node[]> {
-  const fixtures = await Promise.all(Array.from({ length: count }, (_, i) => prepareNode(`bench${i}`)));
+// ---------------------------------------------------------------------------------------------
+// CPU and counters per process
+
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU microseconds used so far by a child process (Linux /proc), or NaN where unavailable. */
+function processCpuUs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the name).
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S;
+  } catch {
+    return NaN;
+  }
+}
+
+type CpuSample = Map<string, number>;
+
+function sampleCpu(processes: ReadonlyMap<string, number | undefined>): CpuSample {
+  const out: CpuSample = new Map();
+  const own = process.cpuUsage();
+  out.set('driver', own.user + own.system);
+  for (const [name, pid] of processes) out.set(name, processCpuUs(pid));
+  return out;
+}
+
+const COUNTERS: Record<string, string> = {
+  offset_node_db_commits_total: 'synced_writes',
+  offset_node_funder_events_total: 'core_events',
+  offset_node_friend_frames_sent_total: 'friend_messages_sent',
+  offset_node_friend_bytes_sent_total: 'friend_bytes_sent',
+  offset_node_app_requests_total: 'app_requests',
+  offset_node_report_mutations_total: 'report_mutations',
+};
+
+async function scrape(node: Node): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const text = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m === null || COUNTERS[m[1]] === undefined) continue;
+    out[COUNTERS[m[1]]] = (out[COUNTERS[m[1]]] ?? 0) + Number(m[3]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes and friendships, driven through the app library (src/apps/app_client.ts)
+
+async function startNodes(first: number, count: number, relay: { identity: { publicKey: Uint8Array }; address: string }): Promise<Node[]> {
+  const fixtures = await Promise.all(Array.from({ length: count }, (_, i) => prepareNode(`bench${first + i}`)));
   // Started a few at a time: each boots a TypeScript runtime, and the machine is shared.
-  for (let i = 0; i < fixtures.length; i += 4) await Promise.all(fixtures.slice(i, i + 4).map((f) => startNode(f)));
+  for (let i = 0; i < fixtures.length; i += 4) {
+    await Promise.all(fixtures.slice(i, i + 4).map((f) => startNode(f, ['--metrics-addr', '127.0.0.1:0'])));
+  }
   const nodes: Node[] = [];
-  for (const f of fixtures) {
-    const app = await TestApp.connect(f.port, f.identity.publicKey, f.app);
-    await app.must({ kind: 'addRelay', relay: { publicKey: relay.identity.publicKey, address: relay.address, name: 'bench' } });
-    nodes.push({ fixture: f, app, key: f.identity.publicKey });
+  for (const [i, f] of fixtures.entries()) {
+    const app = await AppClient.connect({ identity: f.app, node: { publicKey: f.identity.publicKey, address: `127.0.0.1:${f.port}` }, connectTimeoutMs: 60_000 });
+    await app.request({ kind: 'addRelay', relay: { publicKey: relay.identity.publicKey, address: relay.address, name: 'bench' } }, REQUEST_TIMEOUT_MS);
+    nodes.push({ name: `node${first + i}`, fixture: f, app, key: f.identity.publicKey, metricsPort: await f.program!.port('metrics') });
   }
   return nodes;
 }
 
-async function link(a: Node, b: Node, relays: { publicKey: Uint8Array; address: string }[]): Promise<void> {
-  await befriend({ app: a.app, key: a.key, relays }, { app: b.app, key: b.key, relays }, CURRENCY, 1n << 60n);
-  await a.app.must({ kind: 'setRate', publicKey: b.key, currency: CURRENCY, rate: RATE });
-  await b.app.must({ kind: 'setRate', publicKey: a.key, currency: CURRENCY, rate: RATE });
+const must = (node: Node, body: AppRequestBody): Promise<Uint8Array> => node.app.request(body, REQUEST_TIMEOUT_MS);
+
+function linked(report: NodeReport, friend: Uint8Array): boolean {
+  const f = report.friends.find((x) => bytesEqual(x.publicKey, friend));
+  return f !== undefined && f.online && f.channel.kind === 'consistent' && f.channel.balances.some((b) => b.currency === CURRENCY);
 }
 
-/** One payment along `route` (nodes, buyer first); resolves true once the receipt is in. */
+async function link(a: Node, b: Node, relays: { publicKey: Uint8Array; address: string }[]): Promise<void> {
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    await must(x, { kind: 'addFriend', publicKey: y.key, name: y.name, relays });
+    await must(x, { kind: 'setMaxDebt', publicKey: y.key, currency: CURRENCY, remoteMaxDebt: 1n << 60n });
+    await must(x, { kind: 'openCurrency', publicKey: y.key, currency: CURRENCY });
+    await must(x, { kind: 'enableFriend', publicKey: y.key });
+  }
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    await x.app.waitForReport((r) => linked(r, y.key), 60_000, `${x.name} linked to ${y.name}`);
+    await must(x, { kind: 'setRate', publicKey: y.key, currency: CURRENCY, rate: RATE });
+  }
+}
+
+const isTx = (requestId: Uint8Array) => (m: Answer): m is Extract<Answer, { kind: 'transactionResult' }> =>
+  m.kind === 'transactionResult' && bytesEqual(m.requestId, requestId);
+const isClose = (paymentId: Uint8Array) => (m: Answer): m is Extract<Answer, { kind: 'closePayment' }> =>
+  m.kind === 'closePayment' && bytesEqual(m.paymentId, paymentId);
+
+/**
+ * One payment along `route` (nodes, buyer first); resolves true once the receipt is in the
+ * buyer's hands. Requests that do not depend on each other's results are sent together, as an
+ * app would: the payment and its transaction (the node handles an app's requests in order), the
+ * seller's commit and the buyer's close (which the node answers once the payment is collected).
+ */
 async function payOnce(route: Node[], amount: bigint): Promise<boolean> {
   const buyer = route[0];
   const seller = route[route.length - 1];
@@ -107,28 +204,35 @@ async function payOnce(route: Node[], amount: bigint): Promise<boolean> {
   const requestId = randomBytes(16);
   let fees = 0n;
   for (let i = 1; i < route.length - 1; i++) fees += calcFee(RATE, amount) ?? 0n;
-  if (await seller.app.request({ kind: 'addInvoice', invoiceId, currency: CURRENCY, totalDestPayment: amount }) !== null) return false;
-  if (await buyer.app.request({ kind: 'createPayment', paymentId, invoiceId, currency: CURRENCY, totalDestPayment: amount, destPublicKey: seller.key }) !== null) return false;
-  const result = buyer.app.wait((m) => m.kind === 'transactionResult' && bytesEqual(m.requestId, requestId), 120_000);
-  if (await buyer.app.request({ kind: 'createTransaction', paymentId, requestId, route: route.map((n) => n.key), destPayment: amount, fees }) !== null) return false;
+  await must(seller, { kind: 'addInvoice', invoiceId, currency: CURRENCY, totalDestPayment: amount });
+  const result = buyer.app.waitForAnswer(isTx(requestId), REQUEST_TIMEOUT_MS, 'transaction result');
+  await Promise.all([
+    must(buyer, { kind: 'createPayment', paymentId, invoiceId, currency: CURRENCY, totalDestPayment: amount, destPublicKey: seller.key }),
+    must(buyer, { kind: 'createTransaction', paymentId, requestId, route: route.map((n) => n.key), destPayment: amount, fees }),
+  ]);
   const tx = await result;
-  if (tx.kind !== 'transactionResult' || tx.outcome.kind !== 'complete') return false;
-  if (await seller.app.request({ kind: 'commitInvoice', commit: tx.outcome.commit }) !== null) return false;
-  const closed = buyer.app.wait((m) => m.kind === 'closePayment' && bytesEqual(m.paymentId, paymentId), 120_000);
-  if (await buyer.app.request({ kind: 'requestClosePayment', paymentId }) !== null) return false;
+  if (tx.outcome.kind !== 'complete') return false;
+  const closed = buyer.app.waitForAnswer(isClose(paymentId), REQUEST_TIMEOUT_MS, 'payment closed');
+  await Promise.all([
+    must(seller, { kind: 'commitInvoice', commit: tx.outcome.commit }),
+    must(buyer, { kind: 'requestClosePayment', paymentId }),
+  ]);
   const status = await closed;
-  // The app keeps every message; drop them so a long run does not grow without bound.
-  for (const app of [buyer.app, seller.app]) app.messages.length = 0;
-  return status.kind === 'closePayment' && status.status.kind === 'success';
+  return status.status.kind === 'success';
 }
 
-async function runPhase(name: string, pickRoute: () => Node[] | Promise<Node[] | null>, seconds: number): Promise<PhaseResult> {
+async function runPhase(
+  name: string, window: number, participants: Node[], processes: ReadonlyMap<string, number | undefined>,
+  pickRoute: () => Node[] | Promise<Node[] | null>, seconds: number,
+): Promise<PhaseResult> {
   const bar = new cliProgress.SingleBar({
     format: `${name.padEnd(7)} [{bar}] {percentage}% | {payments} payments | {rate}/s`, stream: process.stderr,
   }, cliProgress.Presets.shades_classic);
   bar.start(seconds, 0, { payments: 0, rate: 0 });
   const latenciesMs: number[] = [];
   let failures = 0;
+  const countersBefore = await Promise.all(participants.map(scrape));
+  const cpuBefore = sampleCpu(processes);
   const monoStartUs = monoUs();
   const start = performance.now();
   const endMs = start + seconds * 1000;
@@ -145,22 +249,38 @@ async function runPhase(name: string, pickRoute: () => Node[] | Promise<Node[] |
     const elapsed = (performance.now() - start) / 1000;
     bar.update(Math.min(seconds, elapsed), { payments: latenciesMs.length, rate: Math.round(latenciesMs.length / Math.max(elapsed, 0.001)) });
   }, 250);
-  await Promise.all(Array.from({ length: windowSize }, () => worker()));
+  await Promise.all(Array.from({ length: window }, () => worker()));
   clearInterval(ticker);
+  const elapsedS = (performance.now() - start) / 1000;
+  const cpuAfter = sampleCpu(processes);
+  const countersAfter = await Promise.all(participants.map(scrape));
   bar.update(seconds, { payments: latenciesMs.length, rate: Math.round(latenciesMs.length / seconds) });
   bar.stop();
   if (profileDir !== null) process.stderr.write(`${JSON.stringify({ phase: name, mono_start_us: monoStartUs, mono_end_us: monoUs(), payments: latenciesMs.length })}\n`);
-  const elapsedS = (performance.now() - start) / 1000;
-  return { name, payments: latenciesMs.length, failures, seconds: elapsedS, paymentsPerS: latenciesMs.length / elapsedS, latenciesMs };
+  const n = Math.max(1, latenciesMs.length);
+  const cpuUsPerPayment: Record<string, number> = {};
+  for (const [proc, after] of cpuAfter) {
+    const used = after - (cpuBefore.get(proc) ?? NaN);
+    // Nodes that took no part are left out unless they used CPU.
+    if (Number.isFinite(used) && used > 0) cpuUsPerPayment[proc] = Math.round(used / n);
+  }
+  const perPayment: Record<string, Record<string, number>> = {};
+  participants.forEach((node, i) => {
+    perPayment[node.name] = Object.fromEntries(Object.entries(countersAfter[i]).map(([k, v]) => [k, Number(((v - (countersBefore[i][k] ?? 0)) / n).toFixed(2))]));
+  });
+  return { name, window, payments: latenciesMs.length, failures, seconds: elapsedS, paymentsPerS: latenciesMs.length / elapsedS, latenciesMs, cpuUsPerPayment, perPayment };
 }
 
-function summarize(r: PhaseResult): object {
+function summarize(r: PhaseResult): Record<string, unknown> {
   const sorted = [...r.latenciesMs].sort((a, b) => a - b);
+  const cpuTotal = Object.values(r.cpuUsPerPayment).reduce((a, b) => a + b, 0);
   return {
-    phase: r.name, payments: r.payments, failures: r.failures, seconds: Number(r.seconds.toFixed(2)),
+    phase: r.name, window: r.window, payments: r.payments, failures: r.failures, seconds: Number(r.seconds.toFixed(2)),
     payments_per_s: Number(r.paymentsPerS.toFixed(1)),
     p50_ms: Number(percentile(sorted, 50).toFixed(1)), p99_ms: Number(percentile(sorted, 99).toFixed(1)),
     success_rate: r.payments + r.failures === 0 ? 0 : Number((r.payments / (r.payments + r.failures)).toFixed(4)),
+    cpu_us_per_payment: { ...r.cpuUsPerPayment, total: cpuTotal },
+    per_payment: r.perPayment,
   };
 }
 
@@ -194,17 +314,23 @@ async function indexRoute(nodes: Node[], buyer: Node, seller: Node, amount: bigi
   // which is back-pressure for the app, not a failed payment: wait and ask again.
   for (let attempt = 0; attempt < 200; attempt++) {
     const requestId = randomBytes(16);
-    const answer = buyer.app.wait((m) => m.kind === 'routes' && bytesEqual(m.requestId, requestId), 60_000);
-    const error = await buyer.app.request({
-      kind: 'requestRoutes', requestId, currency: CURRENCY, amount, source: buyer.key, destination: seller.key,
-      exclude: null, maxHops: 0, maxFee: null, maxRoutes: 1,
-    });
-    const m = await answer;
-    if (error?.code === AppErrorCode.TooManyRouteRequests) {
+    const answer = buyer.app.waitForAnswer((m): m is Extract<Answer, { kind: 'routes' }> => m.kind === 'routes' && bytesEqual(m.requestId, requestId), 60_000, 'routes');
+    let code: number | null = null;
+    try {
+      await must(buyer, {
+        kind: 'requestRoutes', requestId, currency: CURRENCY, amount, source: buyer.key, destination: seller.key,
+        exclude: null, maxHops: 0, maxFee: null, maxRoutes: 1,
+      });
+    } catch (err) {
+      code = err instanceof AppRequestError ? err.wireCode : -1;
+    }
+    // The routes answer comes before the request's result, failed or not.
+    const m = await answer.catch(() => null);
+    if (code === AppErrorCode.TooManyRouteRequests) {
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
       continue;
     }
-    if (error !== null || m.kind !== 'routes' || m.outcome.kind !== 'found' || m.outcome.routes.length === 0) {
+    if (code !== null || m === null || m.outcome.kind !== 'found' || m.outcome.routes.length === 0) {
       routeFailures++;
       return null;
     }
@@ -226,36 +352,45 @@ async function main(): Promise<void> {
   index.setTrusted([]);
   const indexServer = { publicKey: indexId.publicKey, address: `127.0.0.1:${index.clientPort}`, name: 'index' };
   const all: Node[] = [];
-  const results: object[] = [];
+  const results: Record<string, unknown>[] = [];
+  const processes = new Map<string, number | undefined>([['relay', relay.program.child.pid]]);
+  const skipped = (name: string, window: number): PhaseResult => ({
+    name, window, payments: 0, failures: 0, seconds: 0, paymentsPerS: 0, latenciesMs: [], cpuUsPerPayment: {}, perPayment: {},
+  });
+  const record = (r: PhaseResult, extra: Record<string, unknown> = {}): void => {
+    const s = { ...summarize(r), ...extra };
+    results.push(s);
+    emit(s);
+  };
   try {
-    const chain = await startNodes(4, relay);
+    const chain = await startNodes(0, 4, relay);
     all.push(...chain);
-    if (profileDir !== null) {
-      const pids = { driver: process.pid, relay: relay.program.child.pid, ...Object.fromEntries(chain.map((n, i) => [`node${i}`, n.fixture.program?.child.pid])) };
-      process.stderr.write(`${JSON.stringify({ pids })}\n`);
-    }
+    for (const n of chain) processes.set(n.name, n.fixture.program?.child.pid);
+    if (profileDir !== null) process.stderr.write(`${JSON.stringify({ pids: { driver: process.pid, ...Object.fromEntries(processes) } })}\n`);
     for (let i = 0; i + 1 < chain.length; i++) await link(chain[i], chain[i + 1], relays);
-    const skipped = (name: string): PhaseResult => ({ name, payments: 0, failures: 0, seconds: 0, paymentsPerS: 0, latenciesMs: [] });
-    const two = phases.has('2nodes') ? await runPhase('2nodes', () => [chain[0], chain[1]], phaseSeconds) : skipped('2nodes');
-    results.push(summarize(two));
-    emit(summarize(two));
-    const three = phases.has('3hop') ? await runPhase('3hop', () => chain, phaseSeconds) : skipped('3hop');
-    results.push(summarize(three));
-    emit(summarize(three));
+    const pair = [chain[0], chain[1]];
+    const two = phases.has('2nodes') ? await runPhase('2nodes', windowSize, pair, processes, () => pair, phaseSeconds) : skipped('2nodes', windowSize);
+    record(two);
+    const latency = phases.has('latency') ? await runPhase('latency', latencyWindow, pair, processes, () => pair, phaseSeconds) : skipped('latency', latencyWindow);
+    record(latency);
+    const three = phases.has('3hop') ? await runPhase('3hop', windowSize, chain, processes, () => chain, phaseSeconds) : skipped('3hop', windowSize);
+    record(three);
 
-    const extra = phases.has('load') ? await startNodes(Math.max(0, loadNodes - chain.length), relay) : [];
-    all.push(...extra);
-    const nodes = [...chain, ...extra];
-    if (phases.has('load')) for (const n of nodes) await n.app.must({ kind: 'addIndexServer', server: indexServer });
-    const adj = new Map<number, number[]>(nodes.map((_, i) => [i, []]));
-    const edge = async (i: number, j: number): Promise<void> => {
-      if (i === j || adj.get(i)!.includes(j)) return;
-      adj.get(i)!.push(j);
-      adj.get(j)!.push(i);
-      if (!(Math.abs(i - j) === 1 && Math.max(i, j) < chain.length)) await link(nodes[i], nodes[j], relays);
-    };
-    let load = skipped('load');
+    let load = skipped('load', windowSize);
+    const nodes = [...chain];
     if (phases.has('load')) {
+      const extra = await startNodes(chain.length, Math.max(0, loadNodes - chain.length), relay);
+      all.push(...extra);
+      nodes.push(...extra);
+      for (const n of extra) processes.set(n.name, n.fixture.program?.child.pid);
+      for (const n of nodes) await must(n, { kind: 'addIndexServer', server: indexServer });
+      const adj = new Map<number, number[]>(nodes.map((_, i) => [i, []]));
+      const edge = async (i: number, j: number): Promise<void> => {
+        if (i === j || adj.get(i)!.includes(j)) return;
+        adj.get(i)!.push(j);
+        adj.get(j)!.push(i);
+        if (!(Math.abs(i - j) === 1 && Math.max(i, j) < chain.length)) await link(nodes[i], nodes[j], relays);
+      };
       for (let i = 0; i < nodes.length; i++) await edge(i, (i + 1) % nodes.length);
       for (let k = 0; k < nodes.length / 2; k++) await edge(Math.floor(Math.random() * nodes.length), Math.floor(Math.random() * nodes.length));
       // Every node must have reported its links before the index can route between any pair.
@@ -265,27 +400,34 @@ async function main(): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       routeFailures = 0;
-      load = await runPhase('load', () => {
+      load = await runPhase('load', windowSize, [], processes, () => {
         const a = Math.floor(Math.random() * nodes.length);
         const b = (a + 1 + Math.floor(Math.random() * (nodes.length - 1))) % nodes.length;
         return indexRoute(nodes, nodes[a], nodes[b], 1000n);
       }, phaseSeconds);
     }
-    const loadSummary = { ...summarize(load), nodes: nodes.length, route_failures: routeFailures };
-    results.push(loadSummary);
-    emit(loadSummary);
+    record(load, { nodes: nodes.length, route_failures: routeFailures });
 
     mkdirSync('results', { recursive: true });
-    const sorted2 = [...two.latenciesMs].sort((a, b) => a - b);
+    const sortedLatency = [...latency.latenciesMs].sort((a, b) => a - b);
+    const sortedTwo = [...two.latenciesMs].sort((a, b) => a - b);
     const summary = {
       payments_per_s_2nodes: Number(two.paymentsPerS.toFixed(1)),
       payments_per_s_3hop: Number(three.paymentsPerS.toFixed(1)),
-      p50_ms: Number(percentile(sorted2, 50).toFixed(1)),
-      p99_ms: Number(percentile(sorted2, 99).toFixed(1)),
-      success_rate: (summarize(load) as { success_rate: number }).success_rate,
+      // Latency at a stated load: `latency_window` payments in flight between the two nodes
+      // (closed loop), which ran at `latency_payments_per_s`.
+      p50_ms: Number(percentile(sortedLatency, 50).toFixed(1)),
+      p99_ms: Number(percentile(sortedLatency, 99).toFixed(1)),
+      latency_window: latencyWindow,
+      latency_payments_per_s: Number(latency.paymentsPerS.toFixed(1)),
+      // Latency at saturation: the throughput phase's `window` payments in flight.
+      p50_ms_saturated: Number(percentile(sortedTwo, 50).toFixed(1)),
+      p99_ms_saturated: Number(percentile(sortedTwo, 99).toFixed(1)),
+      window: windowSize,
+      success_rate: load.payments + load.failures > 0 ? Number((load.payments / (load.payments + load.failures)).toFixed(4)) : 0,
       load_payments_per_s: Number(load.paymentsPerS.toFixed(1)),
       load_nodes: nodes.length,
-      window: windowSize,
+      cpu_us_per_payment_2nodes: summarize(two).cpu_us_per_payment,
       quick,
     };
     writeFileSync(join('results', 'network.json'), `${JSON.stringify({ summary, phases: results, histogram: histogram(load.latenciesMs) }, null, 2)}\n`);

@@ -43,6 +43,8 @@ class Ctx {
   readonly faults: PeerFault[] = [];
   /** Friends that may have something to send once the event is handled. */
   readonly wake = new Set<string>();
+  /** Friends to hand the token back to even with nothing to send (see onFriendMessage). */
+  readonly handBack = new Set<string>();
   constructor(readonly state: FunderState, readonly env: CoreEnv, readonly nowMs: number, readonly changes: ChangeSet) {}
 
   toApp(appId: string, message: AppMessage): void {
@@ -109,7 +111,7 @@ export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent
   }
   for (const key of ctx.wake) {
     const friend = state.friends.get(key);
-    if (friend !== undefined) flush(ctx, friend);
+    if (friend !== undefined) flush(ctx, friend, ctx.handBack.has(key));
   }
   return { effects: ctx.effects, changes: ctx.changes, faults: ctx.faults };
 }
@@ -135,7 +137,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** Sends whatever this friend is owed: a move if we hold the token, else a request for it. */
-function flush(ctx: Ctx, friend: Friend): void {
+function flush(ctx: Ctx, friend: Friend, handBack = false): void {
   if (!friend.enabled || !friend.online) return;
   if (friend.inconsistency !== null) {
     if (friend.resendPending) {
@@ -162,7 +164,7 @@ function flush(ctx: Ctx, friend: Friend): void {
   const announced = announcedFor(friend);
   const announce = sameList(announced, ch.localAnnounced) ? null : announced;
   const relaysChanged = friend.sentRelaysKey !== relaysKey(ctx.state.relays);
-  if (!hasWork(friend) && announce === null && !relaysChanged && !friend.remoteWantsToken && !friend.resendPending) return;
+  if (!hasWork(friend) && announce === null && !relaysChanged && !friend.remoteWantsToken && !friend.resendPending && !handBack) return;
   const draft = beginMove(ch, announce);
   if (draft === null) return;
   const sent: QueuedOp[] = [];
@@ -268,6 +270,10 @@ function onFriendMessage(ctx: Ctx, friendPk: PublicKey, message: FriendMessage):
     ctx.changes.friends.add(friend.key);
   }
   processAppliedOps(ctx, friend, result.ops);
+  // A friend that sent responses will soon send the collects that settle them (once its seller
+  // commits): hand it the token now, even empty, so those need no token request and no wait for
+  // our next move. A move that carried no responses is kept, so an idle pair does not ping-pong.
+  if (result.ops.some((o) => o.op.kind === 'response')) ctx.handBack.add(friend.key);
   ctx.wake.add(friend.key);
 }
 

@@ -74,6 +74,8 @@ export class IndexLink {
   private client: IndexClientPort | null = null;
   private servers: IndexServerEntry[] = [];
   private sent = new Map<string, UpdateFriendCurrency>();
+  /** The core's state while no server is configured (its table is built once one is). */
+  private lastState: FunderState | null = null;
   private readonly log: Logger;
   readonly counters = { mutationsSent: 0, routeRequests: 0, routeFailures: 0 };
 
@@ -104,6 +106,10 @@ export class IndexLink {
     this.client?.close();
     this.client = null;
     if (servers.length === 0) return;
+    if (this.lastState !== null) {
+      this.sent = capacityEntries(this.lastState);
+      this.lastState = null;
+    }
     this.client = this.factory(this.servers);
     this.client.update([...this.sent.values()]);
     this.client.start();
@@ -111,6 +117,12 @@ export class IndexLink {
 
   /** Call after every durable change of the payment core. */
   onFunderState(state: FunderState): void {
+    if (this.client === null) {
+      // Nothing to tell: the table is computed when a server is configured.
+      this.lastState = state;
+      return;
+    }
+    this.lastState = null;
     const next = capacityEntries(state);
     const mutations = diffEntries(this.sent, next);
     this.sent = next;

@@ -78,6 +78,14 @@ export class NodeService {
   /** What apps were last told; the next change is sent as the difference from it. */
   private lastReport: NodeReport | null = null;
   private reportScheduled = false;
+  /** What syncLinks last handed to the channeler (references into the core's state). */
+  private linkRefs: unknown[] | null = null;
+  /**
+   * Set when an input of the report may have changed since it was last built: any event handed
+   * to the core (the periodic tick included, which also picks up index connection changes) and
+   * the node's own settings. Results released together after one write then share one build.
+   */
+  private reportDirty = true;
   private followScheduled = false;
   /** Index server changes are applied one at a time, in request order. */
   private indexChain: Promise<void> = Promise.resolve();
@@ -193,6 +201,7 @@ export class NodeService {
    */
   private submit(event: FunderEvent): void {
     if (this.stopping) return;
+    this.reportDirty = true;
     this.engine.submit(event);
     this.o.metrics?.events.inc();
     if (!this.followScheduled) {
@@ -240,6 +249,13 @@ export class NodeService {
   /** Friend links follow the core's configuration: own relays, enabled friends and their relays. */
   private syncLinks(): void {
     const s = this.engine.state;
+    // The core replaces these values (never edits them in place) when they change, so equal
+    // references mean nothing to follow: the common case, once per turn under payment load.
+    const refs: unknown[] = [s.relays];
+    for (const f of s.friends.values()) refs.push(f, f.enabled, f.relays);
+    const last = this.linkRefs;
+    if (last !== null && last.length === refs.length && refs.every((r, i) => r === last[i])) return;
+    this.linkRefs = refs;
     this.channeler.setOwnRelays(s.relays);
     this.channeler.setFriends([...s.friends.values()].filter((f) => f.enabled).map((f) => ({ publicKey: f.publicKey, relays: f.relays })));
   }
@@ -268,6 +284,7 @@ export class NodeService {
         }
         if (relays.length >= MAX_RELAYS) return this.fail(app, message, { code: AppErrorCode.RelayLimit, message: `at most ${MAX_RELAYS} relays` });
         this.relayNames.set(toBase64Url(r.relay.publicKey), r.relay.name);
+        this.reportDirty = true;
         void this.db.saveRelayNames(this.relayNames).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot save relay names'));
         return submit({ kind: 'setRelays', relays: [...relays, { publicKey: r.relay.publicKey, address: r.relay.address }] });
       }
@@ -310,6 +327,7 @@ export class NodeService {
         return this.fail(app, message, { code: AppErrorCode.Internal, message: errorMessage(err).slice(0, MESSAGE_CHARS_MAX) });
       }
       this.indexServers = next;
+      this.reportDirty = true;
       this.indexLink.setServers(next);
       this.done(app, message);
     });
@@ -350,6 +368,8 @@ export class NodeService {
   /** Sends apps what changed since the last report, now. */
   private flushReport(): void {
     this.reportScheduled = false;
+    if (!this.reportDirty && this.lastReport !== null) return;
+    this.reportDirty = false;
     const next = this.report();
     const prev = this.lastReport;
     this.lastReport = next;

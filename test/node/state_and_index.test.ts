@@ -37,3 +37,37 @@ t.test('index entries report what each friend can still push, and only changes a
   link.onFunderState(b.state);
   t.equal(sent.filter((m) => m.length > 0).length, 1, 'an unchanged state sends nothing');
 });
+
+t.test('without an index server nothing is sent; the first server configured gets the table as it is then', async (t) => {
+  const net = new SimNet('index-late');
+  const a = net.add('a');
+  const b = net.add('b');
+  net.befriend(a, b, 'FST', 100n, 50n);
+  const sent: IndexMutation[][] = [];
+  let clients = 0;
+  const link = new IndexLink(() => {
+    clients++;
+    return {
+      start: () => undefined, close: () => undefined, ready: true,
+      update: (m) => { sent.push([...m]); return true; },
+      requestRoutes: () => Promise.reject(new Error('unused')),
+    };
+  });
+  link.onFunderState(b.state);
+  pay(net, a, b, [a, b], 1, 20n, 0n);
+  link.onFunderState(b.state);
+  t.equal(clients, 0);
+  link.setServers([{ publicKey: a.pk, address: '127.0.0.1:1', name: 'i' }]);
+  t.equal(clients, 1);
+  const first = sent.flat();
+  t.equal(first.length, 1, 'one entry: the friend and currency');
+  t.equal(first[0].kind === 'update' && first[0].recvCapacity, 30n, 'with the room left after the pending payment');
+  link.onFunderState(b.state);
+  t.equal(sent.flat().length, 1, 'and nothing more while nothing changes');
+  link.setServers([]);
+  b.handle({ kind: 'friendOffline', friend: a.pk });
+  link.onFunderState(b.state);
+  link.setServers([{ publicKey: b.pk, address: '127.0.0.1:2', name: 'j' }]);
+  t.equal(clients, 2);
+  t.same(sent.at(-1), [], 'a server configured after the friend went offline hears of no entry');
+});
