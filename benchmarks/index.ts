@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IndexCore } from '../src/index/core.js';
@@ -101,6 +101,7 @@ function mapBfs(graph: Map<string, Map<string, { capacity: number }>>, source: s
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadAtStart = round(loadavg()[0], 2);
   const g = syntheticGraph(NODES, EDGES, 7);
   // The graph lives in a server core, so the end-to-end sections serve exactly this graph.
   const core = new IndexCore();
@@ -238,6 +239,16 @@ async function main(): Promise<void> {
     bytes_per_edge: round(usd.bytes / usd.edgeCount, 2),
     federation_ms_per_hop: network.federation_ms_per_hop,
     quick,
+    // How it ran: every process on the same machine, so clients, server and workers share its cores.
+    run: {
+      cpus: cpus().length,
+      load_average_at_start: loadAtStart,
+      load_average_at_end: round(loadavg()[0], 2),
+      node: process.version,
+      e2e_shape:
+        'one load-client process (4 authenticated transport connections, 16 requests in flight each, responses decoded and checked) -> server main thread (decrypt, decode, plan, batch) -> search worker pool (piscina, FlatBuffers batches transferred both ways) -> back; p50/p99 from one request at a time, queries_per_s at saturation; CPU per query measured per process/thread in the saturation phase',
+      sections: only === null ? 'all' : [...only],
+    },
   };
   // JSON has no NaN: a section that did not run reads null.
   process.stdout.write(`${JSON.stringify(summary, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);

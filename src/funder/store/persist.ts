@@ -51,71 +51,101 @@ export class FunderCorruptRecordError extends OffsetError {
  */
 type Tag = object;
 
+/**
+ * One record an entity should have on disk. `sub` names it inside its entity: the kind letter,
+ * plus the request id for per-transaction records. No closures: this runs for every changed
+ * entity of every batch.
+ */
 interface Desired {
-  readonly key: string;
+  readonly sub: string;
   /** undefined: always write. */
   readonly tag: Tag | undefined;
-  readonly encode: () => Buffer;
+  readonly encode: (value: unknown) => Buffer;
+  readonly value: unknown;
+}
+
+function desired<T>(sub: string, tag: Tag | undefined, encode: (value: T) => Buffer, value: T): Desired {
+  return { sub, tag, encode: encode as (value: unknown) => Buffer, value };
+}
+
+const asIs = (value: Buffer): Buffer => value;
+
+/** A small record compared by content: rewritten only when its bytes change. */
+function small(value: Buffer, sub = ''): Desired {
+  return desired(sub, value, asIs, value);
 }
 
 function sameTag(old: Tag | undefined, tag: Tag): boolean {
   return old === tag || (tag instanceof Buffer && old instanceof Buffer && old.equals(tag));
 }
 
-/** Kinds whose entity spans several keys; every other kind is one key per entity. */
-const MULTI = new Set(['t', 's', 'i', 'j', 'k', 'p', 'r', 'w', 'x', 'y']);
+/** Kinds whose entity spans several keys: member kind -> kind of the entity's primary record. */
+const GROUP_OF_KIND: Readonly<Record<string, string>> = { t: 't', s: 't', i: 'i', j: 'i', k: 'i', p: 'p', r: 'p', w: 'p', x: 'p', y: 'p' };
+
+/** The stored key of member `sub` of entity `rest` (the part of its primary key after "k/"). */
+function memberKey(sub: string, rest: string): string {
+  return sub.length === 1 ? `${sub}/${rest}` : `${sub[0]}/${rest}/${sub.slice(1)}`;
+}
 
 export class RecordKeeper {
-  /** Key -> tag of what is on disk under it. */
-  private readonly disk = new Map<string, Tag | undefined>();
-  /** Entity (key of its primary record) -> its keys on disk, for entities spanning several keys. */
-  private readonly groups = new Map<string, Set<string>>();
+  /** Key -> tag of what is on disk under it, for entities stored under one key. */
+  private readonly single = new Map<string, Tag | undefined>();
+  /** Entity (key of its primary record) -> member -> tag, for entities spanning several keys. */
+  private readonly groups = new Map<string, Map<string, Tag | undefined>>();
 
   constructor(private readonly prefix = '') {}
 
   /** Registers a record found on disk at start-up. */
   loaded(key: string, tag: Tag | undefined): void {
-    this.disk.set(key, tag);
-    if (!MULTI.has(key[0])) return;
-    const group = groupOf(key);
-    let set = this.groups.get(group);
-    if (set === undefined) this.groups.set(group, (set = new Set()));
-    set.add(key);
-  }
-
-  /** Makes the record under `key` on disk match `desired` (null: no record). */
-  private syncOne(key: string, desired: Desired | null, ops: Map<string, Buffer | null>): void {
-    if (desired === null) {
-      if (this.disk.delete(key)) ops.set(this.prefix + key, null);
+    const group = GROUP_OF_KIND[key[0]];
+    if (group === undefined) {
+      this.single.set(key, tag);
       return;
     }
-    if (desired.tag !== undefined && this.disk.has(key) && sameTag(this.disk.get(key), desired.tag)) return;
-    ops.set(this.prefix + key, desired.encode());
-    this.disk.set(key, desired.tag);
+    // Per-transaction members carry a request id after the entity id.
+    const rest = key.slice(2);
+    const perRequest = key[0] === 'k' || key[0] === 'x' || key[0] === 'y';
+    const cut = perRequest ? rest.lastIndexOf('/') : rest.length;
+    const id = `${group}/${rest.slice(0, cut)}`;
+    const sub = perRequest ? key[0] + rest.slice(cut + 1) : key[0];
+    let members = this.groups.get(id);
+    if (members === undefined) this.groups.set(id, (members = new Map()));
+    members.set(sub, tag);
   }
 
-  /** Makes the group's records on disk exactly `desired`, appending the needed writes to `ops`. */
-  private sync(group: string, desired: readonly Desired[], ops: Map<string, Buffer | null>): void {
-    let set = this.groups.get(group);
-    for (const d of desired) {
-      if (d.tag !== undefined && set !== undefined && set.has(d.key) && sameTag(this.disk.get(d.key), d.tag)) continue;
-      ops.set(this.prefix + d.key, d.encode());
-      this.disk.set(d.key, d.tag);
-      if (set === undefined) this.groups.set(group, (set = new Set()));
-      set.add(d.key);
+  /** Makes the record under `key` on disk match `want` (null: no record). */
+  private syncOne(key: string, want: Desired | null, ops: Map<string, Buffer | null>): void {
+    if (want === null) {
+      if (this.single.delete(key)) ops.set(this.prefix + key, null);
+      return;
     }
-    if (set === undefined) return;
-    // Every desired key is in the set now; anything more is a record the entity no longer has.
-    if (set.size > desired.length) {
-      const keep = new Set(desired.map((d) => d.key));
-      for (const key of set) {
-        if (keep.has(key)) continue;
-        ops.set(this.prefix + key, null);
-        this.disk.delete(key);
-        set.delete(key);
+    if (want.tag !== undefined && this.single.has(key) && sameTag(this.single.get(key), want.tag)) return;
+    ops.set(this.prefix + key, want.encode(want.value));
+    this.single.set(key, want.tag);
+  }
+
+  /** Makes the records of entity `kind/rest` on disk exactly `wanted`, appending the writes to `ops`. */
+  private sync(kind: string, rest: string, wanted: readonly Desired[], ops: Map<string, Buffer | null>): void {
+    const id = `${kind}/${rest}`;
+    let members = this.groups.get(id);
+    for (const want of wanted) {
+      if (want.tag !== undefined && members !== undefined && members.has(want.sub) && sameTag(members.get(want.sub), want.tag)) continue;
+      ops.set(this.prefix + memberKey(want.sub, rest), want.encode(want.value));
+      if (members === undefined) this.groups.set(id, (members = new Map()));
+      members.set(want.sub, want.tag);
+    }
+    if (members === undefined) return;
+    // Every wanted member is in the map now; anything more is a record the entity no longer has.
+    if (members.size > wanted.length) {
+      const keep = new Set<string>();
+      for (const want of wanted) keep.add(want.sub);
+      for (const sub of [...members.keys()]) {
+        if (keep.has(sub)) continue;
+        ops.set(this.prefix + memberKey(sub, rest), null);
+        members.delete(sub);
       }
     }
-    if (set.size === 0) this.groups.delete(group);
+    if (members.size === 0) this.groups.delete(id);
   }
 
   /** The writes that make the store match `state` for every entity in `changes`. */
@@ -127,27 +157,26 @@ export class RecordKeeper {
     }
     for (const key of changes.channels) {
       const friend = state.friends.get(key);
-      this.syncOne(`c/${key}`, friend === undefined ? null : { key: '', tag: undefined, encode: () => encodeChannel(channelRecord(friend.channel)) }, ops);
+      this.syncOne(`c/${key}`, friend === undefined ? null : desired('c', undefined, encodeChannelOf, friend.channel), ops);
       const move = friend?.channel.lastOutgoing;
-      this.syncOne(`m/${key}`, move === undefined ? null : { key: '', tag: move, encode: () => encodeMove(move) }, ops);
+      this.syncOne(`m/${key}`, move === undefined ? null : desired('m', move, encodeMove, move), ops);
     }
+    const wanted: Desired[] = [];
     for (const id of changes.txs) {
       const [friendKey, side, rk] = id.split('\0', 3);
       const currency = id.slice(friendKey.length + side.length + rk.length + 3);
       const mc = state.friends.get(friendKey)?.channel.mutualCredits.get(currency);
       const tx = side === 'L' ? mc?.local.get(rk) : mc?.remote.get(rk);
-      const suffix = `${friendKey}/${side}/${rk}/${currency}`;
-      const desired: Desired[] = [];
+      wanted.length = 0;
       if (tx !== undefined) {
-        desired.push({ key: `t/${suffix}`, tag: tx.request, encode: () => encodeTxRequest(tx.request) });
-        const stage = tx.stage;
-        if (stage.kind === 'response') desired.push({ key: `s/${suffix}`, tag: stage, encode: () => encodeTxStage(stage) });
+        wanted.push(desired('t', tx.request, encodeTxRequest, tx.request));
+        if (tx.stage.kind === 'response') wanted.push(desired('s', tx.stage, encodeTxStage, tx.stage));
       }
-      this.sync(`t/${suffix}`, desired, ops);
+      this.sync('t', `${friendKey}/${side}/${rk}/${currency}`, wanted, ops);
     }
     for (const [id, item] of changes.queued) {
       const [friendKey, seq] = id.split('\0');
-      this.syncOne(`q/${friendKey}/${seq.padStart(12, '0')}`, item === null ? null : { key: '', tag: item, encode: () => encodeQueued(item) }, ops);
+      this.syncOne(`q/${friendKey}/${seq.padStart(12, '0')}`, item === null ? null : desired('q', item, encodeQueued, item), ops);
     }
     for (const rk of changes.upstream) {
       const up = state.upstream.get(rk);
@@ -163,41 +192,22 @@ export class RecordKeeper {
     }
     for (const ik of changes.invoices) {
       const invoice = state.invoices.get(ik);
-      this.sync(`i/${ik}`, invoice === undefined ? [] : invoiceRecords(ik, invoice), ops);
+      wanted.length = 0;
+      if (invoice !== undefined) invoiceRecords(invoice, wanted);
+      this.sync('i', ik, wanted, ops);
     }
     for (const pk of changes.payments) {
       const payment = state.payments.get(pk);
-      this.sync(`p/${pk}`, payment === undefined ? [] : paymentRecords(pk, payment), ops);
+      wanted.length = 0;
+      if (payment !== undefined) paymentRecords(payment, wanted);
+      this.sync('p', pk, wanted, ops);
     }
     return ops;
   }
 }
 
-/** A small record compared by content: rewritten only when its bytes change. */
-function small(value: Buffer, key = ''): Desired {
-  return { key, tag: value, encode: () => value };
-}
-
-/** The entity a stored key belongs to (the key of its primary record). */
-function groupOf(key: string): string {
-  const kind = key[0];
-  const rest = key.slice(2);
-  switch (kind) {
-    case 's':
-      return `t/${rest}`;
-    case 'j':
-      return `i/${rest}`;
-    case 'k':
-      return `i/${rest.slice(0, rest.indexOf('/'))}`;
-    case 'r':
-    case 'w':
-      return `p/${rest}`;
-    case 'x':
-    case 'y':
-      return `p/${rest.slice(0, rest.indexOf('/'))}`;
-    default:
-      return key;
-  }
+function encodeChannelOf(ch: TokenChannel): Buffer {
+  return encodeChannel(channelRecord(ch));
 }
 
 function channelRecord(ch: TokenChannel): Parameters<typeof encodeChannel>[0] {
@@ -206,13 +216,10 @@ function channelRecord(ch: TokenChannel): Parameters<typeof encodeChannel>[0] {
   return { ...ch, balances };
 }
 
-function invoiceRecords(ik: string, invoice: OpenInvoice): Desired[] {
-  const out: Desired[] = [
-    { key: `i/${ik}`, tag: invoice, encode: () => encodeInvoiceHeader(invoice) },
-    ...(invoice.srcHashedLock === null && invoice.completedBy === null ? [] : [small(encodeInvoiceStatus(invoice), `j/${ik}`)]),
-  ];
-  for (const [rk, tx] of invoice.txs) out.push({ key: `k/${ik}/${rk}`, tag: tx, encode: () => encodeInvoiceTx(tx) });
-  return out;
+function invoiceRecords(invoice: OpenInvoice, out: Desired[]): void {
+  out.push(desired('i', invoice, encodeInvoiceHeader, invoice));
+  if (invoice.srcHashedLock !== null || invoice.completedBy !== null) out.push(small(encodeInvoiceStatus(invoice), 'j'));
+  for (const [rk, tx] of invoice.txs) out.push(desired(`k${rk}`, tx, encodeInvoiceTx, tx));
 }
 
 function bySignature(payment: Payment, signature: Uint8Array | undefined): string | null {
@@ -221,26 +228,26 @@ function bySignature(payment: Payment, signature: Uint8Array | undefined): strin
   return null;
 }
 
-function paymentRecords(pk: string, payment: Payment): Desired[] {
-  const out: Desired[] = [{ key: `p/${pk}`, tag: payment, encode: () => encodePaymentHeader(payment) }];
+function encodeReceiptOf(payment: Payment): Buffer {
+  const receipt = payment.receipt!;
+  return encodeReceipt({ requestKey: bySignature(payment, receipt.signature)!, srcPlainLock: receipt.srcPlainLock, destPlainLock: receipt.destPlainLock });
+}
+
+function paymentRecords(payment: Payment, out: Desired[]): void {
+  out.push(desired('p', payment, encodePaymentHeader, payment));
   const txs: [string, PaymentTx['status']][] = [];
   for (const [rk, tx] of payment.txs) {
     txs.push([rk, tx.status]);
-    out.push({ key: `x/${pk}/${rk}`, tag: tx, encode: () => encodePaymentTx(tx) });
-    const response = tx.response;
-    if (response !== null) out.push({ key: `y/${pk}/${rk}`, tag: response, encode: () => encodePaymentResponse(response) });
+    out.push(desired(`x${rk}`, tx, encodePaymentTx, tx));
+    if (tx.response !== null) out.push(desired(`y${rk}`, tx.response, encodePaymentResponse, tx.response));
   }
   out.push(small(encodePaymentStatus({
     closing: payment.closing, closeWaiter: payment.closeWaiter, commitBy: bySignature(payment, payment.commit?.signature), txs,
-  }), `r/${pk}`));
-  const receipt = payment.receipt;
-  if (receipt !== null) {
-    const requestKey = bySignature(payment, receipt.signature);
-    if (requestKey !== null) {
-      out.push({ key: `w/${pk}`, tag: receipt, encode: () => encodeReceipt({ requestKey, srcPlainLock: receipt.srcPlainLock, destPlainLock: receipt.destPlainLock }) });
-    }
+  }), 'r'));
+  // The receipt's tag is the receipt object, the bytes come from the payment around it.
+  if (payment.receipt !== null && bySignature(payment, payment.receipt.signature) !== null) {
+    out.push({ sub: 'w', tag: payment.receipt, encode: encodeReceiptOf as (value: unknown) => Buffer, value: payment });
   }
-  return out;
 }
 
 export function toBatch(ops: Map<string, Buffer | null>): BatchOp[] {
