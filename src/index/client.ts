@@ -65,6 +65,7 @@ export class IndexClient {
   private retryTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
   private lastSentMs = 0;
+  private lastFullRefreshMs = 0;
   private roundRobin = 0;
   /** The node's current reports: friend/currency → update. */
   private readonly table = new Map<string, IndexMutation>();
@@ -89,8 +90,17 @@ export class IndexClient {
   start(): void {
     this.connect();
     const refreshMs = this.options.refreshMs ?? 20_000;
+    // The server drops a report not set again within its report TTL (20 node TTLs); the whole
+    // table is resent every 10 idle-refresh periods, well inside it.
+    const fullRefreshMs = refreshMs * 10;
+    this.lastFullRefreshMs = performance.now();
     this.refreshTimer = setInterval(() => {
-      if (this.ready && performance.now() - this.lastSentMs >= refreshMs) this.sendRefresh();
+      if (!this.ready) return;
+      const now = performance.now();
+      if (now - this.lastFullRefreshMs >= fullRefreshMs) {
+        this.lastFullRefreshMs = now;
+        this.refreshAll();
+      } else if (now - this.lastSentMs >= refreshMs) this.sendRefresh();
     }, Math.max(10, Math.floor(refreshMs / 4)));
   }
 
