@@ -69,7 +69,8 @@ export class IndexClient {
   private retryTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
   private lastSentMs = 0;
-  private ticksSinceSent = 0;
+  /** Server ticks since the whole table was last sent: other updates do not renew the reports they leave out. */
+  private ticksSinceRefresh = 0;
   /** The node's current reports: friend/currency → update. */
   private readonly table = new Map<string, IndexMutation>();
   private readonly pending = new Map<string, Pending>();
@@ -93,6 +94,8 @@ export class IndexClient {
   start(): void {
     this.connect();
     const refreshMs = this.options.refreshMs ?? 20_000;
+    // Every refresh resends the whole table, counted in server ticks (see onFrame) and at least
+    // every `refreshMs`, so both the node's TTL and each report's own (20 node TTLs) are renewed.
     this.refreshTimer = setInterval(() => {
       if (this.ready && performance.now() - this.lastSentMs >= refreshMs) this.sendRefresh();
     }, Math.max(10, Math.floor(refreshMs / 4)));
@@ -163,7 +166,7 @@ export class IndexClient {
       const first = this.timeHash === null;
       this.timeHash = msg.hash;
       if (first) this.startSession();
-      else if (++this.ticksSinceSent >= (this.options.refreshTicks ?? Math.floor(NODE_TIMEOUT_TICKS / 4))) this.sendRefresh();
+      else if (++this.ticksSinceRefresh >= (this.options.refreshTicks ?? Math.floor(NODE_TIMEOUT_TICKS / 4))) this.sendRefresh();
       return;
     }
     const id = toHex(msg.response.requestId);
@@ -180,6 +183,7 @@ export class IndexClient {
     this.sessionEpoch = now > this.sessionEpoch ? now : this.sessionEpoch + 1n;
     this.sessionId = randomBytes(16);
     this.counter = 0n;
+    this.ticksSinceRefresh = 0;
     const entries = [...this.table.values()];
     for (let i = 0; i < entries.length; i += MAX_MUTATIONS_PER_UPDATE) this.send(entries.slice(i, i + MAX_MUTATIONS_PER_UPDATE));
     if (entries.length === 0) this.send([]);
@@ -199,7 +203,6 @@ export class IndexClient {
       randNonce: randomBytes(16),
     });
     this.lastSentMs = performance.now();
-    this.ticksSinceSent = 0;
     return this.channel.send(encodeClientMessage({ kind: 'update', update }));
   }
 
@@ -208,6 +211,7 @@ export class IndexClient {
    * its entries has all of them again within one refresh.
    */
   private sendRefresh(): void {
+    this.ticksSinceRefresh = 0;
     if (this.table.size === 0) this.send([]);
     else this.refreshAll();
   }
@@ -225,6 +229,7 @@ export class IndexClient {
 
   /** Resends the whole table now. */
   refreshAll(): void {
+    this.ticksSinceRefresh = 0;
     const entries = [...this.table.values()];
     for (let i = 0; i < entries.length; i += MAX_MUTATIONS_PER_UPDATE) this.send(entries.slice(i, i + MAX_MUTATIONS_PER_UPDATE));
   }

@@ -8,6 +8,11 @@
 export const MAX_ROUTE_LEN = 32;
 /** Ticks without an accepted update after which a node's reports are dropped. */
 export const NODE_TIMEOUT_TICKS = 60;
+/**
+ * Ticks after which one report (a friend in a currency) is dropped unless set again, even while
+ * its node stays alive. Clients resend their whole table well within this (src/index/client.ts).
+ */
+export const REPORT_TIMEOUT_TICKS = NODE_TIMEOUT_TICKS * 20;
 /** Recent tick hashes a server keeps to judge freshness (same window as the node TTL). */
 export const RECENT_TICK_HASHES = 60;
 /** Default tick length. */

@@ -10,6 +10,7 @@ import {
   MAX_ROUTE_LEN,
   NODE_TIMEOUT_TICKS,
   RATCHET_KEEP_TICKS,
+  REPORT_TIMEOUT_TICKS,
 } from './constants.js';
 import { WriteGraph } from './graph.js';
 import { HashClock } from './hash-clock.js';
@@ -57,6 +58,8 @@ export type IngestOutcome =
 
 export interface CoreOptions {
   readonly ttlTicks?: number;
+  /** Ticks a single report lives without being set again (default REPORT_TIMEOUT_TICKS). */
+  readonly reportTtlTicks?: number;
   readonly clock?: HashClock;
   readonly searchWorkMax?: number;
   readonly searchDeadlineMs?: number;
@@ -67,6 +70,7 @@ export class IndexCore {
   readonly ratchet = new Ratchet();
   readonly clock: HashClock;
   readonly ttlTicks: number;
+  readonly reportTtlTicks: number;
   private readonly searchWorkMax: number;
   private readonly searchDeadlineMs: number;
   tick = 0;
@@ -78,15 +82,22 @@ export class IndexCore {
   constructor(options: CoreOptions = {}) {
     this.clock = options.clock ?? new HashClock();
     this.ttlTicks = options.ttlTicks ?? NODE_TIMEOUT_TICKS;
+    this.reportTtlTicks = options.reportTtlTicks ?? (options.ttlTicks === undefined ? REPORT_TIMEOUT_TICKS : options.ttlTicks * (REPORT_TIMEOUT_TICKS / NODE_TIMEOUT_TICKS));
     this.searchWorkMax = options.searchWorkMax ?? DEFAULT_SEARCH_WORK;
     this.searchDeadlineMs = options.searchDeadlineMs ?? DEFAULT_SEARCH_DEADLINE_MS;
   }
 
-  /** One beat: a new time hash committing to the peers' newest hashes; expiry of silent nodes. */
+  /**
+   * One beat: a new time hash committing to the peers' newest hashes; expiry of silent nodes
+   * and ageing of reports not set again (a bounded share of the reporters per tick, enough to
+   * visit each once per report TTL). `expired` counts nodes and reports dropped.
+   */
   onTick(peerHashes: readonly Uint8Array[]): { timeHash: Uint8Array; expired: number } {
     this.tick++;
     const timeHash = this.clock.tick(peerHashes);
-    const expired = this.graph.expire(this.tick, this.ttlTicks);
+    let expired = this.graph.expire(this.tick, this.ttlTicks);
+    const reportersPerTick = Math.max(256, Math.ceil(this.graph.reporterCount / this.reportTtlTicks));
+    expired += this.graph.ageReports(this.tick, this.reportTtlTicks, reportersPerTick);
     this.ratchet.expire(this.tick, RATCHET_KEEP_TICKS);
     return { timeHash, expired };
   }

@@ -22,6 +22,8 @@ interface Report {
   capacityFloor: number;
   mul: number;
   add: number;
+  /** Tick of the update that last set this report. */
+  tick: number;
 }
 
 /** Public keys interned to dense ids; the bytes live in a shared buffer workers can read. */
@@ -187,7 +189,7 @@ export class WriteGraph {
         }
         const friendId = this.keys.intern(m.friend);
         if (!mine.has(friendId)) this.reportCount++;
-        mine.set(friendId, setReport(m.recvCapacity, m.rate));
+        mine.set(friendId, setReport(m.recvCapacity, m.rate, tick));
         this.markDirty(c, nodeId);
       } else {
         const c = this.currencyIds.get(m.currency);
@@ -232,6 +234,42 @@ export class WriteGraph {
     return removed;
   }
 
+  private ageCursor: Iterator<number> | null = null;
+
+  /**
+   * Report ageing: drops each report not set again within `ttlTicks`, even while its node stays
+   * alive by refreshing others (a report whose removal was lost does not live forever). Each
+   * call visits at most `reportersMax` reporters, continuing where the last call stopped, so the
+   * work per tick is bounded; a caller visiting at least reporters/ttlTicks per tick bounds a
+   * stale report's life to 2·ttlTicks. Returns the reports dropped.
+   */
+  ageReports(nowTick: number, ttlTicks: number, reportersMax: number): number {
+    let dropped = 0;
+    for (let visited = 0; visited < reportersMax; visited++) {
+      if (this.ageCursor === null) this.ageCursor = this.lastSeen.keys();
+      const next = this.ageCursor.next();
+      if (next.done === true) {
+        this.ageCursor = null;
+        if (visited === 0 || this.lastSeen.size <= visited) break;
+        continue;
+      }
+      const nodeId = next.value;
+      for (let c = 0; c < this.reports.length; c++) {
+        const mine = this.reports[c].get(nodeId);
+        if (mine === undefined) continue;
+        for (const [friendId, report] of mine) {
+          if (nowTick - report.tick < ttlTicks) continue;
+          mine.delete(friendId);
+          this.reportCount--;
+          dropped++;
+          this.markDirty(c, nodeId);
+        }
+        if (mine.size === 0) this.reports[c].delete(nodeId);
+      }
+    }
+    return dropped;
+  }
+
   /** Rebuilds the graphs of the currencies that changed; returns the newest snapshot handle. */
   compact(): { handle: SnapshotHandle; stats: CompactionStats } {
     const started = performance.now();
@@ -267,8 +305,8 @@ export class WriteGraph {
   }
 }
 
-function setReport(capacity: bigint, rate: Rate): Report {
-  return { capacity, capacityFloor: floorToDouble(capacity), mul: rate.mul, add: rate.add };
+function setReport(capacity: bigint, rate: Rate, tick: number): Report {
+  return { capacity, capacityFloor: floorToDouble(capacity), mul: rate.mul, add: rate.add, tick };
 }
 
 /** Node u's send edges from the reports: mutual neighbours sorted, each with its report about u. */
