@@ -46,7 +46,7 @@ const arg = (name: string, fallback: number): number => {
   const i = argv.indexOf(name);
   return i >= 0 && i + 1 < argv.length ? Number(argv[i + 1]) : fallback;
 };
-const phaseSeconds = arg('--seconds', quick ? 6 : 20);
+const phaseSeconds = arg('--seconds', quick ? 5 : 20);
 const loadNodes = arg('--nodes', quick ? 6 : 20);
 /** Payments in flight in the throughput phases (closed loop). */
 const windowSize = arg('--window', 64);
