@@ -393,8 +393,9 @@ function acceptAtDestination(ctx: Ctx, from: Friend, currency: Currency, op: Req
   const randNonce = ctx.env.random(16);
   const destHashedLock = hashLock(invoice.destPlainLock);
   const isComplete = invoice.accepted === invoice.totalDestPayment;
+  const rHash = responseHash(op.requestId, randNonce);
   const signature = ctx.env.signer.sign(SigningDomain.FundsResponse, responseSignedBytes({
-    responseHash: responseHash(op.requestId, randNonce),
+    responseHash: rHash,
     srcHashedLock: op.srcHashedLock,
     destHashedLock,
     isComplete,
@@ -403,7 +404,7 @@ function acceptAtDestination(ctx: Ctx, from: Friend, currency: Currency, op: Req
     invoiceId: op.invoiceId,
     currency,
   }));
-  if (isComplete) invoice.completedBy = { responseHash: responseHash(op.requestId, randNonce), signature, destPayment: op.destPayment };
+  if (isComplete) invoice.completedBy = { responseHash: rHash, signature, destPayment: op.destPayment };
   queueBackwards(ctx, from, currency, { kind: 'response', requestId: op.requestId, destHashedLock, isComplete, randNonce, signature });
 }
 
