@@ -122,14 +122,18 @@ async function runPipeline(w: Workload, workers: number): Promise<Run> {
   return { accepted, seconds, cpuUs, mainBusy };
 }
 
-/** µs per update of each step, one thread, same workload; the least of three rounds (load noise). */
+/**
+ * CPU µs per update of each step, one thread, same workload (process CPU time: no other thread
+ * of this process runs meanwhile, and CPU time is far less disturbed by a busy machine than
+ * wall time); the least of three rounds.
+ */
 function breakdown(w: Workload): Record<string, number> {
   const n = w.frames.length;
   const best: Record<string, number> = {};
   const time = (name: string, run: () => void) => {
-    const t0 = performance.now();
+    const c0 = cpuNow();
     run();
-    const us = ((performance.now() - t0) * 1000) / n;
+    const us = (cpuNow() - c0) / n;
     best[name] = Math.min(best[name] ?? Infinity, us);
   };
   for (let round = 0; round < 3; round++) {

@@ -102,13 +102,14 @@ export class WriteGraph {
     this.fullRebuildShare = options.fullRebuildShare ?? 0.25;
   }
 
-  private markDirty(c: number, nodeId: number): void {
+  private markDirty(c: number, nodeId: number, friendId: number): void {
     let set = this.dirty.get(c);
     if (set === undefined) {
       set = new Set();
       this.dirty.set(c, set);
     }
     set.add(nodeId);
+    set.add(friendId);
   }
 
   private readonly currencyIds = new Map<string, number>();
@@ -117,7 +118,11 @@ export class WriteGraph {
   private readonly reports: Map<number, Map<number, Report>>[] = [];
   /** Reporter id → last tick it was refreshed; insertion order is refresh order. */
   private readonly lastSeen = new Map<number, number>();
-  /** Per changed currency: the reporters whose reports changed since the last compaction. */
+  /**
+   * Per changed currency: the rows to redo at the next compaction. A change of N's report of
+   * F can change only two rows: N's (edge N→F exists iff both report each other) and F's (edge
+   * F→N carries N's report of F). Every other row stays as it is.
+   */
   private readonly dirty = new Map<number, Set<number>>();
   private readonly graphs = new Map<number, CurrencyGraph>();
   private generation = 0;
@@ -190,7 +195,7 @@ export class WriteGraph {
         const friendId = this.keys.intern(m.friend);
         if (!mine.has(friendId)) this.reportCount++;
         mine.set(friendId, setReport(m.recvCapacity, m.rate, tick));
-        this.markDirty(c, nodeId);
+        this.markDirty(c, nodeId, friendId);
       } else {
         const c = this.currencyIds.get(m.currency);
         if (c === undefined) continue;
@@ -199,7 +204,7 @@ export class WriteGraph {
         if (mine === undefined || friendId === undefined) continue;
         if (mine.delete(friendId)) {
           this.reportCount--;
-          this.markDirty(c, nodeId);
+          this.markDirty(c, nodeId, friendId);
         }
         if (mine.size === 0) this.reports[c].delete(nodeId);
       }
@@ -219,7 +224,7 @@ export class WriteGraph {
       if (mine === undefined) continue;
       this.reportCount -= mine.size;
       this.reports[c].delete(nodeId);
-      this.markDirty(c, nodeId);
+      for (const friendId of mine.keys()) this.markDirty(c, nodeId, friendId);
     }
   }
 
@@ -262,7 +267,7 @@ export class WriteGraph {
           mine.delete(friendId);
           this.reportCount--;
           dropped++;
-          this.markDirty(c, nodeId);
+          this.markDirty(c, nodeId, friendId);
         }
         if (mine.size === 0) this.reports[c].delete(nodeId);
       }
@@ -325,8 +330,7 @@ function rowOf(u: number, byReporter: Map<number, Map<number, Report>>): { targe
 
 /**
  * The next snapshot of one currency from the previous one, redoing only the rows that can have
- * changed: those of the reporters that changed and of every node that was or now is their
- * mutual neighbour (edge u→v carries v's report about u). Every other row is copied, in runs,
+ * changed (`changed`: both ends of every report set or dropped since). Every other row is copied, in runs,
  * from the previous arrays; mirror slots are shifted by the row moves, or looked up again when
  * they point into a redone row. Returns null when too many rows changed (a full build is then
  * cheaper). The result is identical, array for array, to buildCurrencyGraph's.
@@ -341,24 +345,13 @@ function updateCurrencyGraph(
   const prevNodes = previous.nodeCount;
   const prevOffsets = previous.offsets;
   const prevTargets = previous.targets;
+  if (changed.size > rowsMax) return null;
   const redo = new Uint8Array(nodeCount);
   const rows = new Map<number, { targets: number[]; reports: Report[] } | null>();
-  const mark = (u: number) => {
-    if (redo[u] === 1) return;
+  for (const u of changed) {
     redo[u] = 1;
-    rows.set(u, null);
-  };
-  for (const u of changed) {
-    mark(u);
-    if (u < prevNodes) for (let s = prevOffsets[u]; s < prevOffsets[u + 1]; s++) mark(prevTargets[s]);
+    rows.set(u, rowOf(u, byReporter));
   }
-  for (const u of changed) {
-    const row = rowOf(u, byReporter);
-    rows.set(u, row);
-    if (row !== null) for (const v of row.targets) mark(v);
-  }
-  if (rows.size > rowsMax) return null;
-  for (const [u, row] of rows) if (row === null && !changed.has(u)) rows.set(u, rowOf(u, byReporter));
 
   const oldDegree = (u: number) => (u < prevNodes ? prevOffsets[u + 1] - prevOffsets[u] : 0);
   let edgeCount = previous.edgeCount;

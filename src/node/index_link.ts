@@ -74,12 +74,13 @@ export class IndexLink {
   private client: IndexClientPort | null = null;
   private servers: IndexServerEntry[] = [];
   private sent = new Map<string, UpdateFriendCurrency>();
-  /** The core's state while no server is configured (its table is built once one is). */
-  private lastState: FunderState | null = null;
+  /** The core's state as last handed over (the core updates it in place). */
+  private state: FunderState | null = null;
+  private updateTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
-  readonly counters = { mutationsSent: 0, routeRequests: 0, routeFailures: 0 };
+  readonly counters = { mutationsSent: 0, updatesSent: 0, routeRequests: 0, routeFailures: 0 };
 
-  constructor(private readonly factory: IndexClientFactory, logger: Logger = silentLogger) {
+  constructor(private readonly factory: IndexClientFactory, logger: Logger = silentLogger, private readonly updateDelayMs = 0) {
     this.log = logger;
   }
 
@@ -105,30 +106,47 @@ export class IndexLink {
     this.servers = [...servers];
     this.client?.close();
     this.client = null;
+    this.cancelUpdate();
     if (servers.length === 0) return;
-    if (this.lastState !== null) {
-      this.sent = capacityEntries(this.lastState);
-      this.lastState = null;
-    }
+    if (this.state !== null) this.sent = capacityEntries(this.state);
     this.client = this.factory(this.servers);
     this.client.update([...this.sent.values()]);
     this.client.start();
   }
 
-  /** Call after every durable change of the payment core. */
+  /**
+   * Call after every change of the payment core. The difference is sent at once, or with
+   * `updateDelayMs` set, at most once per that period: under payment load capacities change
+   * on every turn, and each update is signed by the node and verified by the server.
+   */
   onFunderState(state: FunderState): void {
-    if (this.client === null) {
-      // Nothing to tell: the table is computed when a server is configured.
-      this.lastState = state;
+    this.state = state;
+    // Without a server there is no one to tell: the table is computed when one is configured.
+    if (this.client === null) return;
+    if (this.updateDelayMs <= 0) {
+      this.sendChanges();
       return;
     }
-    this.lastState = null;
-    const next = capacityEntries(state);
+    this.updateTimer ??= setTimeout(() => {
+      this.updateTimer = null;
+      this.sendChanges();
+    }, this.updateDelayMs);
+  }
+
+  private sendChanges(): void {
+    if (this.client === null || this.state === null) return;
+    const next = capacityEntries(this.state);
     const mutations = diffEntries(this.sent, next);
     this.sent = next;
-    if (mutations.length === 0 || this.client === null) return;
+    if (mutations.length === 0) return;
     this.counters.mutationsSent += mutations.length;
+    this.counters.updatesSent++;
     this.client.update(mutations);
+  }
+
+  private cancelUpdate(): void {
+    if (this.updateTimer !== null) clearTimeout(this.updateTimer);
+    this.updateTimer = null;
   }
 
   async requestRoutes(query: RouteQuery): Promise<ResponseRoutes> {
@@ -147,6 +165,7 @@ export class IndexLink {
   }
 
   close(): void {
+    this.cancelUpdate();
     this.client?.close();
     this.client = null;
   }

@@ -35,6 +35,11 @@ export interface NodeServiceOptions {
   /** Period of the core's timer events (deadlines, retransmissions). Default 1 s. */
   tickMs?: number;
   channelerBackoffMs?: { baseMs: number; maxMs: number };
+  /**
+   * Capacity changes reach the index server at most once per this period (default 100 ms);
+   * under payment load they change on every turn, and every update is signed and verified.
+   */
+  indexUpdateDelayMs?: number;
 }
 
 const hexToBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
@@ -152,12 +157,13 @@ export class NodeService {
         onOffline: (friend) => this.submit({ kind: 'friendOffline', friend }),
       },
     });
-    this.indexLink = new IndexLink(this.o.indexClientFactory, log.child({ component: 'node.index' }));
+    this.indexLink = new IndexLink(this.o.indexClientFactory, log.child({ component: 'node.index' }), this.o.indexUpdateDelayMs ?? 100);
     this.indexServers = this.db.indexServers();
     this.relayNames = this.db.relayNames();
+    // The state first, so the first server configured gets the whole table at once.
+    this.indexLink.onFunderState(this.engine.state);
     this.indexLink.setServers(this.indexServers);
     this.syncLinks();
-    this.indexLink.onFunderState(this.engine.state);
     this.appServer = new AppServer({
       identity: this.o.identity,
       host: this.o.host,

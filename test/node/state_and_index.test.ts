@@ -71,3 +71,30 @@ t.test('without an index server nothing is sent; the first server configured get
   t.equal(clients, 2);
   t.same(sent.at(-1), [], 'a server configured after the friend went offline hears of no entry');
 });
+
+t.test('with an update period, changes within it reach the index as one update holding the latest capacities', async (t) => {
+  const net = new SimNet('index-coalesce');
+  const a = net.add('a');
+  const b = net.add('b');
+  net.befriend(a, b, 'FST', 100n, 50n);
+  const sent: IndexMutation[][] = [];
+  let delivered: () => void = () => undefined;
+  const link = new IndexLink(() => ({
+    start: () => undefined, close: () => undefined, ready: true,
+    update: (m) => { sent.push([...m]); if (m.length > 0) delivered(); return true; },
+    requestRoutes: () => Promise.reject(new Error('unused')),
+  }), undefined, 20);
+  link.onFunderState(b.state);
+  link.setServers([{ publicKey: a.pk, address: '127.0.0.1:1', name: 'i' }]);
+  t.same(sent.flat().map((m) => m.kind === 'update' && m.recvCapacity), [50n], 'a new server gets the table at once');
+  const next = new Promise<void>((resolve) => { delivered = resolve; });
+  for (let n = 1; n <= 3; n++) {
+    pay(net, a, b, [a, b], n, 5n, 0n);
+    link.onFunderState(b.state);
+  }
+  t.equal(sent.length, 1, 'nothing sent while the period runs');
+  await next;
+  t.equal(sent.length, 2, 'then one update');
+  t.same(sent[1].map((m) => m.kind === 'update' && m.recvCapacity), [35n], 'with the capacity after all three payments');
+  link.close();
+});

@@ -317,7 +317,8 @@ t.test('a server that accepts the TCP connection but never answers the upgrade f
 });
 
 t.test('a server at its handshake cap refuses new connections with BUSY', async (t) => {
-  const srv = await server(t, { limits: { handshakesConcurrentMax: 1 } });
+  // A long handshake timeout keeps the idle socket in the only slot however slow the machine is.
+  const srv = await server(t, { limits: { handshakesConcurrentMax: 1 }, options: { logger, handshakeTimeoutMs: 600_000 } });
   const idle = await rawSocket(srv.url); // occupies the only handshake slot
   await until(() => srv.listener.handshakesInProgress() === 1);
   await expectFailure(

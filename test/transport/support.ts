@@ -43,8 +43,13 @@ export function collect(channel: SecureChannel): string[] {
 }
 
 /** Resolves once `predicate` holds, polling each turn (no timing assumptions; the tap timeout bounds it). */
-export async function until(predicate: () => boolean): Promise<void> {
-  while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 2));
+/** Polls `predicate` until it holds; fails (rather than hanging the suite) after `waitMs`. */
+export async function until(predicate: () => boolean, waitMs = 60_000): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`condition not reached within ${waitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 /** A pipe wrapper whose outgoing messages pass through `transform` (return null to drop, an array to send several). */
