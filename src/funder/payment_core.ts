@@ -9,6 +9,10 @@
  *   changed records are synced (write-ahead, group commit). After a restart every friend starts
  *   offline; report each connection with `friendOnline` and the channel resumes by itself
  *   (retransmissions are recognised as duplicates).
+ * - Store: binary records, each led by a format version byte (store/records.ts; key layout in
+ *   store/persist.ts). A record that cannot be read stops `open` with FunderCorruptRecordError
+ *   (ERR_FUNDER_CORRUPT_RECORD) naming its key; databases written before format 1 (V8-serialised
+ *   records) are refused that way, not migrated.
  * - Wire: `decodeFriendMessage` / `encodeFriendMessage` (schemas/funder.fbs).
  * - Offline checks: `verifyReceipt(invoice, receipt)`, `verifyCommit(invoice, commit)`.
  */
@@ -21,4 +25,5 @@ export { handleEvent, type CoreEnv } from './handler.js';
 export { verifyCommit, verifyReceipt, type ReceiptError } from './receipt.js';
 export { FunderRuntime, FunderWrongIdentityError, type RuntimeOptions, type RuntimeSink } from './runtime.js';
 export { newFunderState, type FunderState } from './state.js';
+export { FunderCorruptRecordError } from './store/persist.js';
 export type * from './types.js';

@@ -103,8 +103,9 @@ export class FunderRuntime {
   }
 
   private async flushLoop(): Promise<void> {
-    // Yield once so events arriving in the same turn join this batch.
-    await Promise.resolve();
+    // Wait for the end of this event-loop phase, so every event already due in it (frames read
+    // in one poll, loopback deliveries queued together) joins this batch, not only the first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (!isEmptyChangeSet(this.pendingChanges) || this.pendingEffects.length > 0) {
       // Cut the batch synchronously: the records then show the state after exactly the events
       // whose effects this batch releases, however many there were.
