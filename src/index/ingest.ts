@@ -60,6 +60,11 @@ export class IngestPipeline {
     this.backlogMax = options.backlogMax ?? 16_384;
   }
 
+  /** Resolves once the signature checker has started (see BatchVerifier.ready). */
+  started(): Promise<void> {
+    return this.verifier.ready();
+  }
+
   /** Updates received and not yet applied or refused. */
   get backlog(): number {
     return this.queue.length - this.head;

@@ -151,6 +151,7 @@ export class IndexServer {
   }
 
   private async begin(): Promise<void> {
+    await this.ingest.started();
     this.publishSnapshot();
     this.refreshTrusted();
     const identity = this.options.identity;

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { checkVerifyBatch, decodeVerifyVerdicts } from './ingest-codec.js';
+import { checkVerifyBatch, decodeVerifyVerdicts, VerifyBatchBuilder } from './ingest-codec.js';
 
 /**
  * Where the signatures of a batch of received updates are checked. `check` resolves to one
@@ -10,6 +10,8 @@ export interface BatchVerifier {
   /** Batches worth having in flight at once. */
   readonly parallelism: number;
   check(batch: Uint8Array, frames: number): Promise<Uint8Array | null>;
+  /** Resolves once checks can run without waiting for threads to start. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,7 @@ export class InlineVerifier implements BatchVerifier {
   check(batch: Uint8Array, frames: number): Promise<Uint8Array | null> {
     return Promise.resolve(decodeVerifyVerdicts(checkVerifyBatch(batch), frames));
   }
+  async ready(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
@@ -48,6 +51,15 @@ export class VerifyPool implements BatchVerifier {
   async check(batch: Uint8Array, frames: number): Promise<Uint8Array | null> {
     const answer: unknown = await this.pool.run(Piscina.move(batch));
     return answer instanceof Uint8Array ? decodeVerifyVerdicts(answer, frames) : null;
+  }
+
+  /**
+   * Runs an empty batch per worker: a worker thread loads its module in the background, which
+   * takes seconds on a busy machine, and the first signed update must not wait for that.
+   */
+  async ready(): Promise<void> {
+    const empty = () => this.check(new VerifyBatchBuilder(64).finish(), 0);
+    await Promise.all(Array.from({ length: this.workers }, empty));
   }
 
   async close(): Promise<void> {
