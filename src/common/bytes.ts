@@ -17,8 +17,15 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const n = a.byteLength;
+  if (n !== b.byteLength) return false;
+  // Keys, hashes and signatures (≤ 64 bytes) are compared on hot paths: a loop beats wrapping
+  // both sides in Buffers; longer inputs go to the native comparison.
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  return Buffer.from(a.buffer, a.byteOffset, n).equals(Buffer.from(b.buffer, b.byteOffset, n));
 }
 
 /** Lexicographic byte order: -1, 0 or 1. */
