@@ -1,9 +1,10 @@
 import t from 'tap';
+import { openFriends, storedPair } from './stored_pair.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Identity } from '../../src/crypto/identity.js';
-import { Loopback, befriend, runPayments } from '../../src/funder/loopback.js';
+import { type Loopback, runPayments } from '../../src/funder/loopback.js';
 import { FunderRuntime } from '../../src/funder/runtime.js';
 import { idKey } from '../../src/funder/mutual_credit.js';
 
@@ -25,18 +26,8 @@ function summary(net: Loopback): string {
 }
 
 t.test('a restarted node rebuilds exactly the state it had, from per-entity records', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'funder-store-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const open = async () => {
-    const net = new Loopback();
-    const a = await net.add('a', seed(1), join(dir, 'a'));
-    const b = await net.add('b', seed(2), join(dir, 'b'));
-    return { net, a, b };
-  };
-  let { net, a, b } = await open();
-  befriend(a, b, 'FST', 1000n);
-  net.connectAll();
-  await net.ready('FST');
+  const { open } = storedPair(t, 'funder-store-');
+  let { net, a, b } = await openFriends(open);
   const result = await runPayments({ buyer: a, seller: b, route: [a, b], currency: 'FST', amount: 3n, fees: 0n }, 20, 8);
   t.equal(result.succeeded, 20);
   // Leave one payment half-way: responded, not yet committed (no app hands the commit over).

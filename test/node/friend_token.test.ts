@@ -1,9 +1,7 @@
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { openFriends, storedPair } from '../funder/stored_pair.js';
 import { bytesEqual } from '../../src/common/bytes.js';
-import { Loopback, befriend, runPayments } from '../../src/funder/loopback.js';
+import { runPayments } from '../../src/funder/loopback.js';
 import { idKey } from '../../src/funder/mutual_credit.js';
 import { tokenSignatureValid } from '../../src/apps/verify.js';
 import type { TokenFile } from '../../src/files/payment_files.js';
@@ -65,19 +63,8 @@ t.test('a friend without moves yet has no token', async (t) => {
 });
 
 t.test('the last signed move survives a restart of the store', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'offset-last-token-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const seed = (n: number): Uint8Array => new Uint8Array(32).fill(n);
-  const open = async () => {
-    const net = new Loopback();
-    const a = await net.add('a', seed(1), join(dir, 'a'));
-    const b = await net.add('b', seed(2), join(dir, 'b'));
-    return { net, a, b };
-  };
-  let { net, a, b } = await open();
-  befriend(a, b, 'FST', 1000n);
-  net.connectAll();
-  await net.ready('FST');
+  const { open } = storedPair(t, 'offset-last-token-');
+  let { net, a, b } = await openFriends(open);
   const result = await runPayments({ buyer: a, seller: b, route: [a, b], currency: 'FST', amount: 3n, fees: 0n }, 4, 2);
   t.equal(result.succeeded, 4);
   await net.quiet();

@@ -1,12 +1,8 @@
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { openFriends, storedPair } from '../funder/stored_pair.js';
 import type { AppMessage } from '../../src/funder/api.js';
-import { Loopback, befriend } from '../../src/funder/loopback.js';
 import type { Commit } from '../../src/funder/types.js';
 
-const seed = (n: number): Uint8Array => new Uint8Array(32).fill(n);
 const id = (n: number, length: number): Uint8Array => new Uint8Array(length).fill(n);
 
 /** The next app message `match` accepts, from `node`'s app. */
@@ -22,18 +18,8 @@ function next(node: { listeners: ((m: AppMessage) => void)[] }, match: (m: AppMe
 }
 
 t.test('a buyer restarted before it handed over the commit gets the commit again from its payment status', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'offset-commit-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const open = async () => {
-    const net = new Loopback();
-    const a = await net.add('a', seed(1), join(dir, 'a'));
-    const b = await net.add('b', seed(2), join(dir, 'b'));
-    return { net, a, b };
-  };
-  let { net, a, b } = await open();
-  befriend(a, b, 'FST', 1000n);
-  net.connectAll();
-  await net.ready('FST');
+  const { open } = storedPair(t, 'offset-commit-');
+  let { net, a, b } = await openFriends(open);
   const paymentId = id(7, 16);
   const invoiceId = id(8, 32);
   b.command({ kind: 'addInvoice', invoiceId, currency: 'FST', totalDestPayment: 30n });
