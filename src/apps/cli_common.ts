@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { errorMessage } from '../common/errors.js';
 
 /**
@@ -27,4 +27,19 @@ export async function runProgram(program: Command, argv: readonly string[] = pro
     process.stderr.write(`${program.name()}: error: ${errorMessage(err)}\n`);
     process.exitCode = ExitCode.Failure;
   }
+}
+
+/** Option parser for a server's HOST:PORT listen address; port 0 lets the system choose. */
+export function parseListenAddress(text: string): { host: string; port: number } {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(text);
+  const port = match === null ? NaN : Number(match[2]);
+  if (match === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT (port 0 lets the system choose)');
+  return { host: match[1].startsWith('[') ? match[1].slice(1, -1) : match[1], port };
+}
+
+/** Option parser for a server's worker-thread count. */
+export function parseWorkerCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected an integer from 1 to 64');
+  return n;
 }

@@ -4,7 +4,7 @@ import { toBase64Url } from '../common/bytes.js';
 import { announceListening, componentLogger } from '../common/log.js';
 import { loadIdentityFile } from '../files/identity_file.js';
 import { IndexServer } from '../index/server.js';
-import { runProgram } from './cli_common.js';
+import { parseListenAddress, parseWorkerCount, runProgram } from './cli_common.js';
 
 /**
  * stindex: the index server. Nodes connect on --lclient, trusted index servers on --lserver;
@@ -12,19 +12,6 @@ import { runProgram } from './cli_common.js';
  * adding or removing a ticket takes effect without a restart. Route searches run on a pool of
  * --workers threads. Stops cleanly on SIGTERM or SIGINT.
  */
-
-function listenAddress(text: string): { host: string; port: number } {
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(text);
-  const port = match === null ? NaN : Number(match[2]);
-  if (match === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT (port 0 lets the system choose)');
-  return { host: match[1].startsWith('[') ? match[1].slice(1, -1) : match[1], port };
-}
-
-function workerCount(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected an integer from 1 to 64');
-  return n;
-}
 
 function tickMs(text: string): number {
   const n = Number(text);
@@ -74,11 +61,11 @@ export function stindexProgram(): Command {
   return new Command('stindex')
     .description('Offset index server: federated credit graph and route search')
     .requiredOption('-i, --idfile <file>', 'identity file of the index server')
-    .requiredOption('-c, --lclient <host:port>', 'address to listen on for nodes', listenAddress)
-    .requiredOption('-s, --lserver <host:port>', 'address to listen on for trusted index servers', listenAddress)
+    .requiredOption('-c, --lclient <host:port>', 'address to listen on for nodes', parseListenAddress)
+    .requiredOption('-s, --lserver <host:port>', 'address to listen on for trusted index servers', parseListenAddress)
     .requiredOption('-t, --trusted <dir>', 'directory of trusted index servers\' tickets (re-read every tick)')
-    .option('-w, --workers <n>', 'search worker threads (default 2)', workerCount)
-    .option('-m, --metrics-addr <host:port>', 'address for Prometheus /metrics', listenAddress)
+    .option('-w, --workers <n>', 'search worker threads (default 2)', parseWorkerCount)
+    .option('-m, --metrics-addr <host:port>', 'address for Prometheus /metrics', parseListenAddress)
     .option('--tick-ms <ms>', 'hash clock tick (default 1000)', tickMs)
     .action(run);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { toBase64Url } from '../common/bytes.js';
 import { announceListening, componentLogger } from '../common/log.js';
 import { loadIdentityFile } from '../files/identity_file.js';
@@ -7,20 +7,13 @@ import { indexClientFactory } from '../node/index_client_factory.js';
 import { NodeMetrics } from '../node/metrics.js';
 import { NodeService } from '../node/node_service.js';
 import { relayNetwork } from '../node/relay_network.js';
-import { runProgram } from './cli_common.js';
+import { parseListenAddress, runProgram } from './cli_common.js';
 
 /**
  * stnode: one Offset node. Runs the payment core over its database, keeps its friends linked
  * through relays, reports to an index server and serves trusted apps. SIGTERM or SIGINT stops it
  * cleanly: apps and friends are disconnected, pending writes finish, the database is closed.
  */
-
-function listenAddress(text: string): { host: string; port: number } {
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(text);
-  const port = match === null ? NaN : Number(match[2]);
-  if (match === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT (port 0 lets the system choose)');
-  return { host: match[1].startsWith('[') ? match[1].slice(1, -1) : match[1], port };
-}
 
 interface StnodeOptions {
   idfile: string;
@@ -69,10 +62,10 @@ export function stnodeProgram(): Command {
   return new Command('stnode')
     .description('Offset node: pays and forwards payments through relays and index servers for its trusted apps')
     .requiredOption('-i, --idfile <file>', 'identity file of the node')
-    .requiredOption('-l, --laddr <host:port>', 'address to listen on for apps (port 0 lets the system choose)', listenAddress)
+    .requiredOption('-l, --laddr <host:port>', 'address to listen on for apps (port 0 lets the system choose)', parseListenAddress)
     .requiredOption('-d, --database <path>', 'node database (create it with: stmgr init-node-db)')
     .requiredOption('-t, --trusted <dir>', 'directory of trusted app tickets (re-read when it changes)')
-    .option('-m, --metrics-addr <host:port>', 'address for Prometheus /metrics', listenAddress)
+    .option('-m, --metrics-addr <host:port>', 'address for Prometheus /metrics', parseListenAddress)
     .action((options: StnodeOptions) => run(options));
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { announceListening, componentLogger } from '../common/log.js';
 import { toBase64Url } from '../common/bytes.js';
 import { loadIdentityFile } from '../files/identity_file.js';
@@ -7,27 +7,13 @@ import { loadRelayConfigFile, parseRelayConfig, type RelayConfig } from '../rela
 import { RelayConfigError } from '../relay/errors.js';
 import { RelayMetrics, serveMetrics } from '../relay/metrics.js';
 import { RelayServer } from '../relay/server.js';
-import { runProgram } from './cli_common.js';
+import { parseListenAddress, parseWorkerCount, runProgram } from './cli_common.js';
 
 /**
  * strelay: the relay server. Shards connections over worker threads on one port, serves
  * Prometheus /metrics and JSON /status on a separate address, and drains on SIGTERM or SIGINT
  * (stop accepting, tell clients, close everything after the grace period, exit 0).
  */
-
-/** host:port where port may be 0 (let the OS choose; the bound port is logged). */
-function listenAddress(text: string): { host: string; port: number } {
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(text);
-  const port = match === null ? NaN : Number(match[2]);
-  if (match === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT (port 0 lets the system choose)');
-  return { host: match[1].startsWith('[') ? match[1].slice(1, -1) : match[1], port };
-}
-
-function workerCount(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected an integer from 1 to 64');
-  return n;
-}
 
 interface StrelayOptions {
   idfile: string;
@@ -74,9 +60,9 @@ export function strelayProgram(): Command {
   return new Command('strelay')
     .description('Offset relay server: a meeting point that splices connections between nodes')
     .requiredOption('-i, --idfile <file>', 'identity file of the relay')
-    .requiredOption('-l, --laddr <host:port>', 'address to listen on for nodes', listenAddress)
-    .option('-w, --workers <n>', 'worker threads (default: one per core)', workerCount)
-    .option('-m, --metrics-addr <host:port>', 'address for /metrics and /status', listenAddress)
+    .requiredOption('-l, --laddr <host:port>', 'address to listen on for nodes', parseListenAddress)
+    .option('-w, --workers <n>', 'worker threads (default: one per core)', parseWorkerCount)
+    .option('-m, --metrics-addr <host:port>', 'address for /metrics and /status', parseListenAddress)
     .option('-c, --config <file>', 'JSON file with limits and timeouts')
     .action(run);
 }
