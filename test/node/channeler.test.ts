@@ -44,6 +44,17 @@ function pair(relays: MemoryRelays): { waiter: Peer; dialer: Peer } {
   return a.channeler.dialsTo(b.identity.publicKey) ? { waiter: b, dialer: a } : { waiter: a, dialer: b };
 }
 
+/** A pair made friends: the waiter listens on one relay, which the dialer knows of. */
+function friendsOnOneRelay(): { relays: MemoryRelays; waiter: Peer; dialer: Peer; r1: RelayRef } {
+  const relays = new MemoryRelays();
+  const { waiter, dialer } = pair(relays);
+  const r1 = relay();
+  waiter.channeler.setOwnRelays([r1]);
+  waiter.channeler.setFriends([{ publicKey: dialer.identity.publicKey, relays: [] }]);
+  dialer.channeler.setFriends([{ publicKey: waiter.identity.publicKey, relays: [r1] }]);
+  return { relays, waiter, dialer, r1 };
+}
+
 t.test('exactly one side of a friendship dials', async (t) => {
   const relays = new MemoryRelays();
   const a = peer(relays);
@@ -54,12 +65,7 @@ t.test('exactly one side of a friendship dials', async (t) => {
 });
 
 t.test('friends link through a relay and exchange frames end to end', async (t) => {
-  const relays = new MemoryRelays();
-  const { waiter, dialer } = pair(relays);
-  const r1 = relay();
-  waiter.channeler.setOwnRelays([r1]);
-  waiter.channeler.setFriends([{ publicKey: dialer.identity.publicKey, relays: [] }]);
-  dialer.channeler.setFriends([{ publicKey: waiter.identity.publicKey, relays: [r1] }]);
+  const { waiter, dialer } = friendsOnOneRelay();
   await until(() => waiter.online.size === 1 && dialer.online.size === 1, 'both online');
   t.ok(dialer.channeler.send(waiter.identity.publicKey, new Uint8Array([1, 2, 3])));
   t.ok(waiter.channeler.send(dialer.identity.publicKey, new Uint8Array([4])));
@@ -128,12 +134,7 @@ t.test('a link lost with its relay is redialled with backoff until the relay ret
 });
 
 t.test('removing a friend drops its link and reports it offline', async (t) => {
-  const relays = new MemoryRelays();
-  const { waiter, dialer } = pair(relays);
-  const r1 = relay();
-  waiter.channeler.setOwnRelays([r1]);
-  waiter.channeler.setFriends([{ publicKey: dialer.identity.publicKey, relays: [] }]);
-  dialer.channeler.setFriends([{ publicKey: waiter.identity.publicKey, relays: [r1] }]);
+  const { waiter, dialer } = friendsOnOneRelay();
   await until(() => waiter.online.size === 1, 'online');
   waiter.channeler.setFriends([]);
   t.equal(waiter.online.size, 0);
@@ -144,12 +145,7 @@ t.test('removing a friend drops its link and reports it offline', async (t) => {
 });
 
 t.test('a newer link from the same friend replaces the old one (a restarted friend is not locked out)', async (t) => {
-  const relays = new MemoryRelays();
-  const { waiter, dialer } = pair(relays);
-  const r1 = relay();
-  waiter.channeler.setOwnRelays([r1]);
-  waiter.channeler.setFriends([{ publicKey: dialer.identity.publicKey, relays: [] }]);
-  dialer.channeler.setFriends([{ publicKey: waiter.identity.publicKey, relays: [r1] }]);
+  const { relays, waiter, dialer, r1 } = friendsOnOneRelay();
   await until(() => waiter.online.size === 1, 'first link');
   // The same identity dials again from a fresh process while the old link still looks alive.
   const again = peer(relays, dialer.identity);
