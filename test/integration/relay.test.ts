@@ -1,19 +1,25 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Identity } from '../../src/crypto/identity.js';
 import { RelayListener, openTunnel } from '../../src/relay/client.js';
 import type { RelayTunnel } from '../../src/relay/tunnel.js';
 import { collect, deferred, startRelay } from '../relay/helpers.js';
 
-t.test('a caller and a listener are spliced and frames flow both ways in order', async (t) => {
-  const relay = await startRelay();
+/** A relay where bob listens and alice has opened a tunnel to him; bob's end arrives as `bobTunnel`. */
+async function callerAndListener(t: Test, relayOptions: Record<string, unknown>, timeoutMs: number) {
+  const relay = await startRelay(relayOptions);
   t.teardown(() => relay.server.stop());
   const alice = Identity.generate();
   const bob = Identity.generate();
   const bobTunnel = deferred<RelayTunnel>();
   const listener = await RelayListener.open(relay.address, { identity: bob, onTunnel: (tunnel) => bobTunnel.resolve(tunnel) });
   t.teardown(() => listener.close());
-  const aliceTunnel = await openTunnel(relay.address, bob.publicKey, { identity: alice, timeoutMs: 10_000 });
-  const bobSide = await bobTunnel.promise;
+  const aliceTunnel = await openTunnel(relay.address, bob.publicKey, { identity: alice, timeoutMs });
+  return { alice, bob, aliceTunnel, bobTunnel: bobTunnel.promise };
+}
+
+t.test('a caller and a listener are spliced and frames flow both ways in order', async (t) => {
+  const { alice, bob, aliceTunnel, bobTunnel } = await callerAndListener(t, {}, 10_000);
+  const bobSide = await bobTunnel;
   t.same(aliceTunnel.peerKey, bob.publicKey, 'the caller learns the listener key');
   t.same(bobSide.peerKey, alice.publicKey, 'the listener learns the caller key');
   const atBob = collect(bobSide);
@@ -83,18 +89,11 @@ t.test('connecting through a friend\'s relays moves on from a relay where the fr
 
 t.test('two nodes run their end-to-end secure channel through the tunnel', { timeout: 60_000 }, async (t) => {
   const { SecureChannel } = await import('../../src/transport/channel.js');
-  const relay = await startRelay({ workers: 2 });
-  t.teardown(() => relay.server.stop());
-  const alice = Identity.generate();
-  const bob = Identity.generate();
-  const bobTunnel = deferred<RelayTunnel>();
-  const listener = await RelayListener.open(relay.address, { identity: bob, onTunnel: (tunnel) => bobTunnel.resolve(tunnel) });
-  t.teardown(() => listener.close());
-  const aliceTunnel = await openTunnel(relay.address, bob.publicKey, { identity: alice, timeoutMs: 15_000 });
+  const { alice, bob, aliceTunnel, bobTunnel } = await callerAndListener(t, { workers: 2 }, 15_000);
   // The caller initiates, pinning the listener's key; the listener responds, expecting the caller.
   const [aliceChannel, bobChannel] = await Promise.all([
     SecureChannel.initiate(aliceTunnel, { identity: alice, expectedRemoteKey: bob.publicKey, purpose: 'node-to-node' }),
-    bobTunnel.promise.then((tunnel) =>
+    bobTunnel.then((tunnel) =>
       SecureChannel.respond(tunnel, { identity: bob, purpose: 'node-to-node', authorize: (key) => Buffer.from(key).equals(alice.publicKey) })),
   ]);
   const received: number[] = [];
