@@ -81,12 +81,12 @@ export class IndexClient {
     this.log = options.logger ?? silentLogger;
   }
 
-  /** True once a session is up (connected and a time hash received). */
   /** The key of the server of the current session (null without one), for the node's report. */
   get connectedServer(): Uint8Array | null {
     return this.ready && this.server !== null ? this.server.publicKey : null;
   }
 
+  /** True once a session is up (connected and a time hash received). */
   get ready(): boolean {
     return this.channel !== null && this.timeHash !== null;
   }
@@ -183,10 +183,7 @@ export class IndexClient {
     this.sessionEpoch = now > this.sessionEpoch ? now : this.sessionEpoch + 1n;
     this.sessionId = randomBytes(16);
     this.counter = 0n;
-    this.ticksSinceRefresh = 0;
-    const entries = [...this.table.values()];
-    for (let i = 0; i < entries.length; i += MAX_MUTATIONS_PER_UPDATE) this.send(entries.slice(i, i + MAX_MUTATIONS_PER_UPDATE));
-    if (entries.length === 0) this.send([]);
+    this.sendRefresh();
     const waiters = this.sessionWaiters;
     this.sessionWaiters = [];
     for (const w of waiters) w();
