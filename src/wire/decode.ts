@@ -174,7 +174,8 @@ interface BuilderInternals {
  * for the generated `addX(builder, offset)` right after. One bulk copy instead of one call per byte.
  */
 export function writeFixedBytes(builder: flatbuffers.Builder, bytes: Uint8Array, size: number): flatbuffers.Offset {
-  assert(bytes.byteLength === size, `expected ${size} bytes, got ${bytes.byteLength}`);
+  // The message is built only on failure: these writers run for every key, hash and amount.
+  if (bytes.byteLength !== size) assert(false, `expected ${size} bytes, got ${bytes.byteLength}`);
   builder.prep(1, size);
   // The runtime keeps its write cursor private; moving it directly is what its own writeInt8
   // does one byte at a time (pinned by a test against the generated createPublicKey).
@@ -190,7 +191,7 @@ export const writeHash32 = (builder: flatbuffers.Builder, hash: Uint8Array): fla
 export const writeUid = (builder: flatbuffers.Builder, uid: Uint8Array): flatbuffers.Offset => writeFixedBytes(builder, uid, UID_BYTES);
 
 export function writeU128(builder: flatbuffers.Builder, value: bigint): flatbuffers.Offset {
-  assert(value >= 0n && value <= U128_MAX, `u128 out of range: ${value}`);
+  if (value < 0n || value > U128_MAX) assert(false, `u128 out of range: ${value}`);
   builder.prep(8, 16);
   builder.writeInt64(value & U64_MAX);
   builder.writeInt64(value >> 64n);
@@ -198,7 +199,7 @@ export function writeU128(builder: flatbuffers.Builder, value: bigint): flatbuff
 }
 
 export function writeI128(builder: flatbuffers.Builder, value: bigint): flatbuffers.Offset {
-  assert(value >= I128_MIN && value <= I128_MAX, `i128 out of range: ${value}`);
+  if (value < I128_MIN || value > I128_MAX) assert(false, `i128 out of range: ${value}`);
   return writeU128(builder, BigInt.asUintN(128, value));
 }
 
