@@ -2,7 +2,6 @@ import * as flatbuffers from 'flatbuffers';
 import { I128_MAX, I128_MIN, U64_MAX } from '../common/bytes.js';
 import { OffsetError } from '../common/errors.js';
 import { FlatTable, readU128 } from '../wire/flat_table.js';
-import { writeFixedBytes } from '../wire/decode.js';
 import { verifyBuffer } from '../wire/verify.js';
 import { FriendMessageBody } from '../wire/generated/offset/funder/friend-message-body.js';
 import { FriendTcOp as OpType } from '../wire/generated/offset/funder/friend-tc-op.js';
@@ -140,6 +139,15 @@ interface BuilderSpace {
   space: number;
 }
 
+function fixed(b: flatbuffers.Builder, value: Uint8Array, size: number): number {
+  if (value.byteLength !== size) throw new RangeError(`expected ${size} bytes`);
+  b.prep(1, size);
+  const inner = b as unknown as BuilderSpace;
+  inner.space -= size;
+  b.dataBuffer().bytes().set(value, inner.space);
+  return b.offset();
+}
+
 const TWO_POW_32 = 0x1_0000_0000;
 
 /** A 128-bit struct (high u64 first); amounts below 2^53 (nearly all) avoid bigint arithmetic. */
@@ -184,7 +192,7 @@ function writeOp(b: flatbuffers.Builder, item: CurrencyOp): number {
   switch (op.kind) {
     case 'request': {
       b.startVector(32, op.route.length, 1);
-      for (let i = op.route.length - 1; i >= 0; i--) writeFixedBytes(b, op.route[i], 32);
+      for (let i = op.route.length - 1; i >= 0; i--) fixed(b, op.route[i], 32);
       const route = b.endVector();
       b.startObject(8);
       b.addFieldStruct(3, wide(b, op.destPayment), 0);
@@ -192,41 +200,41 @@ function writeOp(b: flatbuffers.Builder, item: CurrencyOp): number {
       b.addFieldStruct(6, wide(b, op.leftFees), 0);
       b.addFieldOffset(2, route, 0);
       b.addFieldInt32(7, op.ttlMs | 0, 0);
-      b.addFieldStruct(0, writeFixedBytes(b, op.requestId, 16), 0);
-      b.addFieldStruct(1, writeFixedBytes(b, op.srcHashedLock, 32), 0);
-      b.addFieldStruct(5, writeFixedBytes(b, op.invoiceId, 32), 0);
+      b.addFieldStruct(0, fixed(b, op.requestId, 16), 0);
+      b.addFieldStruct(1, fixed(b, op.srcHashedLock, 32), 0);
+      b.addFieldStruct(5, fixed(b, op.invoiceId, 32), 0);
       body = b.endObject();
       type = OpType.RequestSendFunds;
       break;
     }
     case 'response':
       b.startObject(5);
-      b.addFieldStruct(0, writeFixedBytes(b, op.requestId, 16), 0);
-      b.addFieldStruct(1, writeFixedBytes(b, op.destHashedLock, 32), 0);
-      b.addFieldStruct(3, writeFixedBytes(b, op.randNonce, 16), 0);
-      b.addFieldStruct(4, writeFixedBytes(b, op.signature, 64), 0);
+      b.addFieldStruct(0, fixed(b, op.requestId, 16), 0);
+      b.addFieldStruct(1, fixed(b, op.destHashedLock, 32), 0);
+      b.addFieldStruct(3, fixed(b, op.randNonce, 16), 0);
+      b.addFieldStruct(4, fixed(b, op.signature, 64), 0);
       b.addFieldInt8(2, op.isComplete ? 1 : 0, 0);
       body = b.endObject();
       type = OpType.ResponseSendFunds;
       break;
     case 'collect':
       b.startObject(3);
-      b.addFieldStruct(0, writeFixedBytes(b, op.requestId, 16), 0);
-      b.addFieldStruct(1, writeFixedBytes(b, op.srcPlainLock, 32), 0);
-      b.addFieldStruct(2, writeFixedBytes(b, op.destPlainLock, 32), 0);
+      b.addFieldStruct(0, fixed(b, op.requestId, 16), 0);
+      b.addFieldStruct(1, fixed(b, op.srcPlainLock, 32), 0);
+      b.addFieldStruct(2, fixed(b, op.destPlainLock, 32), 0);
       body = b.endObject();
       type = OpType.CollectSendFunds;
       break;
     case 'cancel':
       b.startObject(2);
-      b.addFieldStruct(0, writeFixedBytes(b, op.requestId, 16), 0);
+      b.addFieldStruct(0, fixed(b, op.requestId, 16), 0);
       b.addFieldInt8(1, op.reason ?? 0, 0);
       body = b.endObject();
       type = OpType.CancelSendFunds;
       break;
     case 'expire':
       b.startObject(1);
-      b.addFieldStruct(0, writeFixedBytes(b, op.requestId, 16), 0);
+      b.addFieldStruct(0, fixed(b, op.requestId, 16), 0);
       body = b.endObject();
       type = OpType.ExpireSendFunds;
       break;
@@ -245,7 +253,7 @@ function writeMoveToken(b: flatbuffers.Builder, move: MoveToken): number {
     relays = offsets(b, move.relays.map((r) => {
       const address = b.createString(r.address);
       b.startObject(2);
-      b.addFieldStruct(0, writeFixedBytes(b, r.publicKey, 32), 0);
+      b.addFieldStruct(0, fixed(b, r.publicKey, 32), 0);
       b.addFieldOffset(1, address, 0);
       return b.endObject();
     }));
@@ -260,13 +268,13 @@ function writeMoveToken(b: flatbuffers.Builder, move: MoveToken): number {
     }));
   }
   b.startObject(7);
-  b.addFieldStruct(0, writeFixedBytes(b, move.oldToken, 64), 0);
+  b.addFieldStruct(0, fixed(b, move.oldToken, 64), 0);
   b.addFieldOffset(1, ops, 0);
   if (move.relays !== null) b.addFieldOffset(2, relays, 0);
   if (move.activeCurrencies !== null) b.addFieldOffset(3, currencies, 0);
-  b.addFieldStruct(4, writeFixedBytes(b, move.infoHash, 32), 0);
-  b.addFieldStruct(5, writeFixedBytes(b, move.randNonce, 16), 0);
-  b.addFieldStruct(6, writeFixedBytes(b, move.newToken, 64), 0);
+  b.addFieldStruct(4, fixed(b, move.infoHash, 32), 0);
+  b.addFieldStruct(5, fixed(b, move.randNonce, 16), 0);
+  b.addFieldStruct(6, fixed(b, move.newToken, 64), 0);
   return b.endObject();
 }
 
@@ -282,8 +290,8 @@ function writeResetTerms(b: flatbuffers.Builder, terms: ResetTerms): number {
   b.startObject(4);
   b.addFieldInt64(1, BigInt.asIntN(64, terms.inconsistencyCounter), 0n);
   b.addFieldOffset(2, balances, 0);
-  b.addFieldStruct(0, writeFixedBytes(b, terms.resetToken, 64), 0);
-  b.addFieldStruct(3, writeFixedBytes(b, terms.signature, 64), 0);
+  b.addFieldStruct(0, fixed(b, terms.resetToken, 64), 0);
+  b.addFieldStruct(3, fixed(b, terms.signature, 64), 0);
   return b.endObject();
 }
 

@@ -7,7 +7,6 @@ import { PeerBody } from '../wire/generated/offset/index/peer-body.js';
 import { ServerBody } from '../wire/generated/offset/index/server-body.js';
 import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_MUTATIONS_PER_UPDATE, MAX_ROUTE_LEN, MAX_ROUTES_PER_RESPONSE, SEARCH_BATCH_MAX } from './constants.js';
 import { FlatTable, readU128, u32 } from '../wire/flat_table.js';
-import { writeFixedBytes } from '../wire/decode.js';
 import { verifyBuffer } from '../wire/verify.js';
 import type { TableName } from '../wire/generated/layouts.js';
 import type {
@@ -373,6 +372,25 @@ function finish(build: (b: flatbuffers.Builder) => number): Uint8Array {
   return b.asUint8Array().slice();
 }
 
+/**
+ * The Builder keeps its write position private and offers only per-byte writes; keys, ids and
+ * hashes (the bulk of a routes answer) are copied in one go instead. Covered by the codec round
+ * trips in test/fuzz/index.test.ts.
+ */
+interface BuilderInternals {
+  space: number;
+  bb: flatbuffers.ByteBuffer;
+}
+
+function fixedStruct(b: flatbuffers.Builder, bytes: Uint8Array, size: number): number {
+  if (bytes.byteLength !== size) throw new RangeError(`expected ${size} bytes`);
+  b.prep(1, size);
+  const inner = b as unknown as BuilderInternals;
+  inner.space -= size;
+  inner.bb.bytes().set(bytes, inner.space);
+  return b.offset();
+}
+
 function u128Struct(b: flatbuffers.Builder, value: bigint): number {
   b.prep(8, 16);
   b.writeInt64(BigInt.asIntN(64, value & U64_MAX));
@@ -403,7 +421,7 @@ function writeMutationsUpdate(b: flatbuffers.Builder, u: MutationsUpdate): numbe
       b.addFieldStruct(4, rateStruct(b, m.rate), 0);
     }
     b.addFieldOffset(2, currency, 0);
-    b.addFieldStruct(1, writeFixedBytes(b, m.friend, 32), 0);
+    b.addFieldStruct(1, fixedStruct(b, m.friend, 32), 0);
     b.addFieldInt8(0, m.kind === 'update' ? 0 : 1, 0);
     return b.endObject();
   });
@@ -414,11 +432,11 @@ function writeMutationsUpdate(b: flatbuffers.Builder, u: MutationsUpdate): numbe
   b.addFieldInt64(3, u.sessionEpoch, 0n);
   b.addFieldInt64(5, u.counter, 0n);
   b.addFieldOffset(1, mutations, 0);
-  b.addFieldStruct(0, writeFixedBytes(b, u.node, 32), 0);
-  b.addFieldStruct(2, writeFixedBytes(b, u.timeHash, 32), 0);
-  b.addFieldStruct(4, writeFixedBytes(b, u.sessionId, 16), 0);
-  b.addFieldStruct(6, writeFixedBytes(b, u.randNonce, 16), 0);
-  b.addFieldStruct(7, writeFixedBytes(b, u.signature, 64), 0);
+  b.addFieldStruct(0, fixedStruct(b, u.node, 32), 0);
+  b.addFieldStruct(2, fixedStruct(b, u.timeHash, 32), 0);
+  b.addFieldStruct(4, fixedStruct(b, u.sessionId, 16), 0);
+  b.addFieldStruct(6, fixedStruct(b, u.randNonce, 16), 0);
+  b.addFieldStruct(7, fixedStruct(b, u.signature, 64), 0);
   return b.endObject();
 }
 
@@ -428,9 +446,9 @@ function writeRequestRoutes(b: flatbuffers.Builder, r: RequestRoutes): number {
   b.addFieldStruct(2, u128Struct(b, r.amount), 0);
   if (r.maxFee !== null) b.addFieldStruct(7, u128Struct(b, r.maxFee), 0);
   b.addFieldOffset(1, currency, 0);
-  b.addFieldStruct(0, writeFixedBytes(b, r.requestId, 16), 0);
-  b.addFieldStruct(3, writeFixedBytes(b, r.source, 32), 0);
-  b.addFieldStruct(4, writeFixedBytes(b, r.destination, 32), 0);
+  b.addFieldStruct(0, fixedStruct(b, r.requestId, 16), 0);
+  b.addFieldStruct(3, fixedStruct(b, r.source, 32), 0);
+  b.addFieldStruct(4, fixedStruct(b, r.destination, 32), 0);
   if (r.exclude !== null) {
     b.prep(1, 64);
     for (let i = 31; i >= 0; i--) b.writeInt8(r.exclude.to[i]);
@@ -445,7 +463,7 @@ function writeRequestRoutes(b: flatbuffers.Builder, r: RequestRoutes): number {
 function writeResponseRoutes(b: flatbuffers.Builder, r: ResponseRoutes): number {
   const routeOffsets = r.routes.map((route) => {
     b.startVector(32, route.nodes.length, 1);
-    for (let i = route.nodes.length - 1; i >= 0; i--) writeFixedBytes(b, route.nodes[i], 32);
+    for (let i = route.nodes.length - 1; i >= 0; i--) fixedStruct(b, route.nodes[i], 32);
     const nodes = b.endVector();
     b.startVector(8, route.forwarderRates.length, 4);
     for (let i = route.forwarderRates.length - 1; i >= 0; i--) rateStruct(b, route.forwarderRates[i]);
@@ -463,7 +481,7 @@ function writeResponseRoutes(b: flatbuffers.Builder, r: ResponseRoutes): number 
   const routes = b.endVector();
   b.startObject(4);
   b.addFieldOffset(1, routes, 0);
-  b.addFieldStruct(0, writeFixedBytes(b, r.requestId, 16), 0);
+  b.addFieldStruct(0, fixedStruct(b, r.requestId, 16), 0);
   b.addFieldInt8(2, r.complete ? 1 : 0, 0);
   b.addFieldInt8(3, r.truncated ? 1 : 0, 0);
   return b.endObject();
@@ -471,7 +489,7 @@ function writeResponseRoutes(b: flatbuffers.Builder, r: ResponseRoutes): number 
 
 function writeTimeHash(b: flatbuffers.Builder, hash: Uint8Array): number {
   b.startObject(1);
-  b.addFieldStruct(0, writeFixedBytes(b, hash, 32), 0);
+  b.addFieldStruct(0, fixedStruct(b, hash, 32), 0);
   return b.endObject();
 }
 
@@ -497,7 +515,7 @@ export function encodePeerMessage(msg: PeerMsg): Uint8Array {
     const update = writeMutationsUpdate(b, msg.forward.update);
     const links = msg.forward.chain.map((link) => {
       b.startVector(32, link.length, 1);
-      for (let i = link.length - 1; i >= 0; i--) writeFixedBytes(b, link[i], 32);
+      for (let i = link.length - 1; i >= 0; i--) fixedStruct(b, link[i], 32);
       const hashes = b.endVector();
       b.startObject(1);
       b.addFieldOffset(0, hashes, 0);
@@ -519,7 +537,7 @@ function writeSearchRequest(b: flatbuffers.Builder, r: SearchRequestMsg): number
   b.addFieldStruct(2, u128Struct(b, r.amount), 0);
   if (r.maxFee !== null) b.addFieldStruct(8, u128Struct(b, r.maxFee), 0);
   b.addFieldOffset(1, currency, 0);
-  b.addFieldStruct(0, writeFixedBytes(b, r.requestId, 16), 0);
+  b.addFieldStruct(0, fixedStruct(b, r.requestId, 16), 0);
   b.addFieldInt32(3, r.source, 0);
   b.addFieldInt32(4, r.destination, 0);
   b.addFieldInt32(5, r.excludeFrom, -1);

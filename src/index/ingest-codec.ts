@@ -1,7 +1,6 @@
 import * as flatbuffers from 'flatbuffers';
 import { SigningDomain } from '../crypto/domains.js';
 import { verifySignature } from '../crypto/identity.js';
-import { writeFixedBytes } from '../wire/decode.js';
 import { FlatTable } from '../wire/flat_table.js';
 
 /**
@@ -27,8 +26,8 @@ export class VerifyBatchBuilder {
     const bytes = b.createByteVector(digest);
     b.startObject(3);
     b.addFieldOffset(2, bytes, 0);
-    b.addFieldStruct(1, writeFixedBytes(b, signature, 64), 0);
-    b.addFieldStruct(0, writeFixedBytes(b, node, 32), 0);
+    b.addFieldStruct(1, fixedStruct(b, signature, 64), 0);
+    b.addFieldStruct(0, fixedStruct(b, node, 32), 0);
     this.offsets.push(b.endObject());
   }
 
@@ -46,6 +45,16 @@ export class VerifyBatchBuilder {
     this.offsets = [];
     return out;
   }
+}
+
+function fixedStruct(b: flatbuffers.Builder, bytes: Uint8Array, size: number): number {
+  if (bytes.byteLength !== size) throw new RangeError(`expected ${size} bytes`);
+  b.prep(1, size);
+  b.pad(size);
+  // The struct's bytes sit at the front of the written region (the builder grows downwards).
+  const bb = b.dataBuffer();
+  bb.bytes().set(bytes, bb.capacity() - b.offset());
+  return b.offset();
 }
 
 /**
