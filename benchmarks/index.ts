@@ -7,7 +7,7 @@
  *   multiroute amounts no single route can carry
  *   ingest     signed updates of 10 mutations as received frames: decoding and signature checks
  *              included, signatures on worker threads (benchmarks/index/ingest.ts); snapshot bytes/edge
- *   e2e        route requests over the authenticated transport through server and worker pool
+ *   e2e        route requests over the authenticated transport, answered by the server's client shards
  *   federation three servers in a chain, mutation at the first to route at the third
  */
 import { spawnSync } from 'node:child_process';
@@ -267,7 +267,7 @@ async function main(): Promise<void> {
       load_average_at_end: round(loadavg()[0], 2),
       node: process.version,
       e2e_shape:
-        'one load-client process (4 authenticated transport connections, 16 requests in flight each, responses decoded and checked) -> server main thread (decrypt, decode, plan, batch) -> search worker pool (piscina, FlatBuffers batches transferred both ways) -> back; p50/p99 from one request at a time, queries_per_s at saturation; CPU per query measured per process/thread in the saturation phase',
+        'one load-client process (4 authenticated transport connections, 16 requests in flight each, responses decoded and checked) -> client shards (worker threads sharing the client port with SO_REUSEPORT: decrypt, decode, plan, search, answer; the kernel spreads the connections, see connections_per_shard) -> back; p50/p99 from one request at a time, queries_per_s at saturation; CPU per query measured per process/thread in the saturation phase',
       sections: only === null ? 'all' : [...only],
     },
   };

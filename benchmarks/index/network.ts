@@ -75,7 +75,7 @@ async function e2e(ctx: NetworkContext, workers: number): Promise<Record<string,
     };
     const argsFile = join(mkdtempSync(join(tmpdir(), 'index-load-')), 'args.json');
     writeFileSync(argsFile, JSON.stringify(args));
-    const sample = () => ({ queries: server.routeQueries, main: mainThreadCpuS(), all: processCpuS() });
+    const sample = () => ({ queries: server.routeQueries, main: mainThreadCpuS(), all: processCpuS(), spread: server.connectionsPerShard() });
     let start: ReturnType<typeof sample> | null = null;
     let end: ReturnType<typeof sample> | null = null;
     const child = spawn(process.execPath, [...process.execArgv, loadClientFile, argsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -97,8 +97,10 @@ async function e2e(ctx: NetworkContext, workers: number): Promise<Record<string,
     return {
       workers,
       ...(JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>),
+      // How the kernel spread the load client's connections over the client shards (SO_REUSEPORT).
+      connections_per_shard: s0.spread,
       // CPU per query in the saturation phase: the server's main thread, and its other threads
-      // (search workers, V8's GC helpers, libuv).
+      // (client shards, signature workers, V8's GC helpers, libuv).
       server_queries: queries,
       server_main_cpu_us_per_query: round((mainS * 1e6) / queries, 1),
       server_other_threads_cpu_us_per_query: round((otherS * 1e6) / queries, 1),

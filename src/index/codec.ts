@@ -5,7 +5,7 @@ import type { Rate } from '../common/rate.js';
 import { ClientBody } from '../wire/generated/offset/index/client-body.js';
 import { PeerBody } from '../wire/generated/offset/index/peer-body.js';
 import { ServerBody } from '../wire/generated/offset/index/server-body.js';
-import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_MUTATIONS_PER_UPDATE, MAX_ROUTE_LEN, MAX_ROUTES_PER_RESPONSE, SEARCH_BATCH_MAX } from './constants.js';
+import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_MUTATIONS_PER_UPDATE, MAX_ROUTE_LEN, MAX_ROUTES_PER_RESPONSE } from './constants.js';
 import { FlatTable, readU128, u32 } from '../wire/flat_table.js';
 import { verifyBuffer } from '../wire/verify.js';
 import type { TableName } from '../wire/generated/layouts.js';
@@ -36,38 +36,6 @@ export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: Index
 export type ClientMsg = { kind: 'update'; update: MutationsUpdate } | { kind: 'routes'; request: RequestRoutes };
 export type ServerMsg = { kind: 'time'; hash: Uint8Array } | { kind: 'routes'; response: ResponseRoutes };
 export type PeerMsg = { kind: 'time'; hash: Uint8Array } | { kind: 'forward'; forward: ForwardMutationsUpdate };
-
-export interface SearchRequestMsg {
-  readonly requestId: Uint8Array;
-  readonly currency: string;
-  readonly amount: bigint;
-  readonly source: number;
-  readonly destination: number;
-  readonly excludeFrom: number;
-  readonly excludeTo: number;
-  readonly maxHops: number;
-  readonly maxFee: bigint | null;
-  readonly maxRoutes: number;
-  readonly workMax: number;
-  readonly deadlineUs: number;
-}
-
-export interface SearchResponseMsg {
-  readonly clientFrame: Uint8Array;
-  readonly routes: number;
-  readonly work: number;
-  readonly searchNs: number;
-  readonly generation: number;
-  readonly truncated: boolean;
-  /** The search of this request failed; `clientFrame` is an empty answer. */
-  readonly failed: boolean;
-}
-
-export interface SearchBatchMsg {
-  /** The oldest snapshot generation the requests may be answered from. */
-  readonly generation: number;
-  readonly requests: readonly SearchRequestMsg[];
-}
 
 // ---------------------------------------------------------------- decoding
 
@@ -297,70 +265,6 @@ export function decodePeerMessage(bytes: Uint8Array): DecodeResult<PeerMsg> {
   );
 }
 
-function readSearchRequest(t: FlatTable): SearchRequestMsg {
-  const maxFee = t.struct(8, 16);
-  return {
-    requestId: copy(t.struct(0, 16), 'request id'),
-    currency: readCurrency(t, 1),
-    amount: readU128(need(t.struct(2, 16), 'amount')),
-    source: t.u32(3),
-    destination: t.u32(4),
-    excludeFrom: t.i32(5, -1),
-    excludeTo: t.i32(6, -1),
-    maxHops: t.u8(7),
-    maxFee: maxFee === null ? null : readU128(maxFee),
-    maxRoutes: t.u8(9),
-    workMax: t.u32(10),
-    deadlineUs: t.u32(11),
-  };
-}
-
-/** The client frame is a view into `bytes` (not a copy): it lives as long as that buffer. */
-function readSearchResponse(t: FlatTable): SearchResponseMsg {
-  return {
-    clientFrame: need(t.byteVector(0), 'client frame'),
-    routes: t.u32(1),
-    work: t.u32(2),
-    searchNs: t.u32(3),
-    generation: t.u32(4),
-    truncated: t.bool(5),
-    failed: t.bool(6),
-  };
-}
-
-export function decodeSearchRequest(bytes: Uint8Array): DecodeResult<SearchRequestMsg> {
-  return guarded('SearchRequest', bytes, (t) => catching(() => readSearchRequest(t)));
-}
-
-export function decodeSearchResponse(bytes: Uint8Array): DecodeResult<SearchResponseMsg> {
-  return guarded('SearchResponse', bytes, (t) => catching(() => readSearchResponse(t)));
-}
-
-/**
- * A batch whose requests are each valid or each replaced by the error that made it unreadable,
- * so one bad request is answered alone and does not sink the rest of its batch.
- */
-export function decodeSearchBatch(bytes: Uint8Array): DecodeResult<{ generation: number; requests: DecodeResult<SearchRequestMsg>[] }> {
-  return guarded('SearchBatch', bytes, (t) =>
-    catching(() => ({
-      generation: t.u32(0),
-      requests: need(t.tables(1, SEARCH_BATCH_MAX), 'requests').map((r): DecodeResult<SearchRequestMsg> => {
-        try {
-          const value = catching(() => readSearchRequest(r));
-          return value === null ? fail('SearchRequest: invalid content') : { ok: true, value };
-        } catch (err) {
-          return fail(`SearchRequest: ${(err as Error).message}`);
-        }
-      }),
-    })),
-  );
-}
-
-/** Client frames are views into `bytes`, which the worker transferred: nothing is copied. */
-export function decodeSearchBatchResponse(bytes: Uint8Array): DecodeResult<SearchResponseMsg[]> {
-  return guarded('SearchBatchResponse', bytes, (t) => catching(() => need(t.tables(0, SEARCH_BATCH_MAX), 'responses').map(readSearchResponse)));
-}
-
 // ---------------------------------------------------------------- encoding
 
 const sharedBuilder = new flatbuffers.Builder(1024);
@@ -530,78 +434,3 @@ export function encodePeerMessage(msg: PeerMsg): Uint8Array {
     return unionTable(b, PeerBody.ForwardMutationsUpdate, b.endObject());
   });
 }
-
-function writeSearchRequest(b: flatbuffers.Builder, r: SearchRequestMsg): number {
-  const currency = b.createString(r.currency);
-  b.startObject(12);
-  b.addFieldStruct(2, u128Struct(b, r.amount), 0);
-  if (r.maxFee !== null) b.addFieldStruct(8, u128Struct(b, r.maxFee), 0);
-  b.addFieldOffset(1, currency, 0);
-  b.addFieldStruct(0, fixedStruct(b, r.requestId, 16), 0);
-  b.addFieldInt32(3, r.source, 0);
-  b.addFieldInt32(4, r.destination, 0);
-  b.addFieldInt32(5, r.excludeFrom, -1);
-  b.addFieldInt32(6, r.excludeTo, -1);
-  b.addFieldInt32(10, r.workMax, 0);
-  b.addFieldInt32(11, r.deadlineUs, 0);
-  b.addFieldInt8(7, r.maxHops, 0);
-  b.addFieldInt8(9, r.maxRoutes, 0);
-  return b.endObject();
-}
-
-function writeSearchResponse(b: flatbuffers.Builder, r: SearchResponseMsg): number {
-  const frame = b.createByteVector(r.clientFrame);
-  b.startObject(7);
-  b.addFieldOffset(0, frame, 0);
-  b.addFieldInt32(1, r.routes, 0);
-  b.addFieldInt32(2, r.work, 0);
-  b.addFieldInt32(3, r.searchNs, 0);
-  b.addFieldInt32(4, r.generation, 0);
-  b.addFieldInt8(5, r.truncated ? 1 : 0, 0);
-  b.addFieldInt8(6, r.failed ? 1 : 0, 0);
-  return b.endObject();
-}
-
-function tableVector(b: flatbuffers.Builder, offsets: number[]): number {
-  b.startVector(4, offsets.length, 4);
-  for (let i = offsets.length - 1; i >= 0; i--) b.addOffset(offsets[i]);
-  return b.endVector();
-}
-
-export function encodeSearchRequest(r: SearchRequestMsg): Uint8Array {
-  return finish((b) => writeSearchRequest(b, r));
-}
-
-export function encodeSearchResponse(r: SearchResponseMsg): Uint8Array {
-  return finish((b) => writeSearchResponse(b, r));
-}
-
-/** A fresh buffer of its own (byteOffset 0), so its ArrayBuffer can be transferred. */
-export function encodeSearchBatch(batch: SearchBatchMsg): Uint8Array {
-  assert(batch.requests.length <= SEARCH_BATCH_MAX, 'search batch too large');
-  return finish((b) => {
-    const requests = tableVector(
-      b,
-      batch.requests.map((r) => writeSearchRequest(b, r)),
-    );
-    b.startObject(2);
-    b.addFieldOffset(1, requests, 0);
-    b.addFieldInt32(0, batch.generation, 0);
-    return b.endObject();
-  });
-}
-
-/** A fresh buffer of its own (byteOffset 0), so its ArrayBuffer can be transferred. */
-export function encodeSearchBatchResponse(responses: readonly SearchResponseMsg[]): Uint8Array {
-  assert(responses.length <= SEARCH_BATCH_MAX, 'search batch too large');
-  return finish((b) => {
-    const list = tableVector(
-      b,
-      responses.map((r) => writeSearchResponse(b, r)),
-    );
-    b.startObject(1);
-    b.addFieldOffset(0, list, 0);
-    return b.endObject();
-  });
-}
-

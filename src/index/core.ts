@@ -1,7 +1,7 @@
 import { bytesEqual } from '../common/bytes.js';
 import { isValidRate } from '../common/rate.js';
 import { U128_MAX } from '../common/bytes.js';
-import { isValidCurrency, type SearchRequestMsg } from './codec.js';
+import { isValidCurrency } from './codec.js';
 import {
   DEFAULT_SEARCH_DEADLINE_MS,
   DEFAULT_SEARCH_WORK,
@@ -15,6 +15,7 @@ import {
 import { WriteGraph } from './graph.js';
 import { HashClock } from './hash-clock.js';
 import { Ratchet } from './ratchet.js';
+import { planRoute, type PlanResult, type RouteView, type SearchBounds } from './route-plan.js';
 import { verifyMutationsUpdate } from './signing.js';
 import type { ChainLink, ForwardMutationsUpdate, MutationsUpdate, RequestRoutes } from './types.js';
 
@@ -214,33 +215,15 @@ export class IndexCore {
     return { ok: true, mutations: update.mutations.length, forward };
   }
 
-  /** Turns a route request into a worker search request, or a counted rejection. */
-  planSearch(request: RequestRoutes): { ok: true; search: SearchRequestMsg } | { ok: false; reason: RouteRejection } {
-    if (request.amount <= 0n) return this.rejectRoute('bad-amount');
-    if (!this.graph.knowsCurrency(request.currency)) return this.rejectRoute('unknown-currency');
-    const source = this.graph.keys.lookup(request.source);
-    const destination = this.graph.keys.lookup(request.destination);
-    if (source === undefined || destination === undefined || !this.graph.isReporting(source) || !this.graph.isReporting(destination)) {
-      return this.rejectRoute('absent-node');
-    }
-    const excludeFrom = request.exclude === null ? -1 : (this.graph.keys.lookup(request.exclude.from) ?? -1);
-    const excludeTo = request.exclude === null ? -1 : (this.graph.keys.lookup(request.exclude.to) ?? -1);
-    return {
-      ok: true,
-      search: {
-        requestId: request.requestId,
-        currency: request.currency,
-        amount: request.amount,
-        source,
-        destination,
-        excludeFrom,
-        excludeTo,
-        maxHops: request.maxHops === 0 ? MAX_ROUTE_LEN - 1 : Math.min(request.maxHops, MAX_ROUTE_LEN - 1),
-        maxFee: request.maxFee,
-        maxRoutes: request.maxRoutes,
-        workMax: this.searchWorkMax,
-        deadlineUs: Math.round(this.searchDeadlineMs * 1000),
-      },
-    };
+  /** Turns a route request into a search on the newest write state, or a counted rejection. */
+  planSearch(request: RequestRoutes): PlanResult {
+    const view: RouteView = { knowsCurrency: (c) => this.graph.knowsCurrency(c), lookup: (k) => this.graph.keys.lookup(k), isReporting: (id) => this.graph.isReporting(id) };
+    const plan = planRoute(view, request, this.searchBounds);
+    return plan.ok ? plan : this.rejectRoute(plan.reason);
+  }
+
+  /** The work and time bounds of every search (the shards apply them). */
+  get searchBounds(): SearchBounds {
+    return { workMax: this.searchWorkMax, deadlineMs: this.searchDeadlineMs };
   }
 }

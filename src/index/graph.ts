@@ -290,10 +290,15 @@ export class WriteGraph {
     this.dirty.clear();
     this.generation++;
     const currencies = [...this.graphs.values()].map((g) => g.handle);
+    // Route planning on the shards asks whether both ends report; a bit per node answers it.
+    const reporting = new SharedArrayBuffer(Math.ceil(nodeCount / 8));
+    const bits = new Uint8Array(reporting);
+    for (const id of this.lastSeen.keys()) bits[id >>> 3] |= 1 << (id & 7);
     const handle: SnapshotHandle = {
       generation: this.generation,
       keys: this.keys.sharedBuffer,
       keyCount: this.keys.size,
+      reporting,
       currencies,
     };
     let bytes = 0;

@@ -1,33 +1,24 @@
-import {
-  decodeSearchBatch,
-  encodeSearchBatchResponse,
-  encodeServerMessage,
-  type SearchRequestMsg,
-  type SearchResponseMsg,
-} from './codec.js';
+import { encodeServerMessage } from './codec.js';
+import { KeyTable } from './graph.js';
+import { planRoute, type PlanResult, type RouteView, type SearchBounds, type SearchPlan } from './route-plan.js';
 import { Searcher } from './search.js';
 import { Snapshot, type SnapshotHandle } from './snapshot.js';
-import type { IndexRoute } from './types.js';
-
-/** One search-worker task: SearchBatch bytes (a buffer of its own, transferred with the task). */
-export interface SearchTask {
-  readonly batch: Uint8Array;
-  /** Handed over when the worker said it lacks the snapshot the batch needs. */
-  readonly snapshot?: SnapshotHandle;
-}
-
-/** SearchBatchResponse bytes (transferred back), or a request for the newest snapshot. */
-export type SearchTaskResult = Uint8Array | { needSnapshot: true };
+import type { IndexRoute, RequestRoutes } from './types.js';
 
 /**
- * Runs batches of search requests (SearchBatch bytes) against the newest snapshot it holds and
- * answers with one SearchBatchResponse, each response carrying the finished client frame (a
- * ServerMessage), so the main thread sends it on without re-encoding. Each request is answered
- * on its own: one that cannot be read or whose search throws is answered as failed, and the
- * rest of its batch is unaffected. Used by the search workers and, in-process, by tests.
+ * Answers route requests from the newest snapshot it holds: plans them against the snapshot
+ * (key lookups, currency, whether both ends report) and searches, producing the finished client
+ * frame. Each client shard owns one, so a request is decoded, planned, searched and answered on
+ * the thread that owns the client's socket. Also used in-process by tests and the benchmark.
+ *
+ * Key lookups use a key → id map built from the snapshots' shared key table. Ids are never
+ * reused and a key's bytes never change, so a new snapshot only adds the keys after the last
+ * one seen (the first snapshot of a large graph costs one pass over its keys).
  */
-export class SearchExecutor {
+export class SearchExecutor implements RouteView {
   private snapshot: Snapshot | null = null;
+  private reporting: Uint8Array = new Uint8Array(0);
+  private readonly ids = new Map<string, number>();
   private readonly searcher = new Searcher();
 
   get generation(): number {
@@ -36,46 +27,37 @@ export class SearchExecutor {
 
   /** Adopts `handle` unless an equal or newer snapshot is already held. */
   install(handle: SnapshotHandle): void {
-    if (this.snapshot === null || handle.generation > this.snapshot.generation) this.snapshot = new Snapshot(handle);
+    if (this.snapshot !== null && handle.generation <= this.snapshot.generation) return;
+    const snapshot = new Snapshot(handle);
+    for (let id = this.ids.size; id < handle.keyCount; id++) this.ids.set(KeyTable.tag(snapshot.keyOf(id)), id);
+    this.reporting = new Uint8Array(handle.reporting);
+    this.snapshot = snapshot;
   }
 
-  /**
-   * Answers every request of the batch, in order; null when the batch needs a newer snapshot
-   * than this executor holds (the caller hands one over and runs it again).
-   */
-  runBatch(batchBytes: Uint8Array): Uint8Array | null {
-    const decoded = decodeSearchBatch(batchBytes);
-    // Only the main thread writes batches: an unreadable one is a programmer error.
-    if (!decoded.ok) throw decoded.error;
-    if (this.generation < decoded.value.generation) return null;
-    const responses: SearchResponseMsg[] = [];
-    for (const request of decoded.value.requests) {
-      if (!request.ok) {
-        responses.push(this.failed());
-        continue;
-      }
-      try {
-        responses.push(this.answer(request.value));
-      } catch {
-        responses.push(this.failed());
-      }
-    }
-    return encodeSearchBatchResponse(responses);
+  knowsCurrency(currency: string): boolean {
+    return this.snapshot?.graphs.has(currency) ?? false;
   }
 
-  private failed(): SearchResponseMsg {
-    return { clientFrame: new Uint8Array(0), routes: 0, work: 0, searchNs: 0, generation: this.generation, truncated: false, failed: true };
+  lookup(key: Uint8Array): number | undefined {
+    const id = this.ids.get(KeyTable.tag(key));
+    return id !== undefined && id < (this.snapshot?.handle.keyCount ?? 0) ? id : undefined;
   }
 
-  /** Searches one request; the response's client frame is the ServerMessage to send. */
-  answer(request: SearchRequestMsg): SearchResponseMsg {
-    const started = process.hrtime.bigint();
+  isReporting(id: number): boolean {
+    return (this.reporting[id >>> 3] & (1 << (id & 7))) !== 0;
+  }
+
+  plan(request: RequestRoutes, bounds: SearchBounds): PlanResult {
+    return planRoute(this, request, bounds);
+  }
+
+  /** Searches one planned request; the result is the ServerMessage frame to send. */
+  answer(request: SearchPlan): Uint8Array {
     const snapshot = this.snapshot;
     const graph = snapshot?.graphs.get(request.currency);
     let routes: IndexRoute[] = [];
     let complete = false;
     let truncated = false;
-    let work = 0;
     if (snapshot !== null && graph !== undefined) {
       const outcome = this.searcher.search(graph, {
         source: request.source,
@@ -98,18 +80,12 @@ export class SearchExecutor {
       }));
       complete = outcome.complete;
       truncated = outcome.truncated;
-      work = outcome.work;
     }
-    const clientFrame = encodeServerMessage({ kind: 'routes', response: { requestId: request.requestId, routes, complete, truncated } });
-    const searchNs = Number(process.hrtime.bigint() - started);
-    return {
-      clientFrame,
-      routes: routes.length,
-      work,
-      searchNs: Math.min(searchNs, 0xffffffff),
-      generation: this.generation,
-      truncated,
-      failed: false,
-    };
+    return encodeServerMessage({ kind: 'routes', response: { requestId: request.requestId, routes, complete, truncated } });
   }
+}
+
+/** The answer to a request refused or failed before a search: no routes, with its own id. */
+export function emptyAnswer(requestId: Uint8Array): Uint8Array {
+  return encodeServerMessage({ kind: 'routes', response: { requestId, routes: [], complete: false, truncated: false } });
 }

@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { compareBytes, toHex } from '../common/bytes.js';
 import { errorMessage } from '../common/errors.js';
@@ -9,24 +12,28 @@ import type { Identity } from '../crypto/identity.js';
 import { FileKind } from '../files/formats.js';
 import { readServerTicket } from '../files/tickets.js';
 import { connectSecure, listenSecure, type SecureChannel, type SecureListener } from '../transport/transport.js';
-import {
-  decodeClientMessage,
-  decodePeerMessage,
-  encodePeerMessage,
-  encodeServerMessage,
-} from './codec.js';
-import { MAX_OPEN_REQUESTS_PER_CLIENT, TICK_MS } from './constants.js';
-import { IndexCore, ROUTE_REJECTIONS, UPDATE_REJECTIONS, type IngestOutcome } from './core.js';
+import { decodeClientMessage, decodePeerMessage, encodePeerMessage } from './codec.js';
+import { TICK_MS } from './constants.js';
+import { IndexCore, UPDATE_REJECTIONS, type IngestOutcome } from './core.js';
 import { IngestPipeline } from './ingest.js';
-import { SearchPool, SearchPoolError, type SearchPoolOptions } from './search-pool.js';
+import type { SearchBounds } from './route-plan.js';
+import { LATENCY_BUCKETS_S, SHARD_ROUTE_REJECTIONS, ShardCounters } from './shard-counters.js';
+import { decodeShardReport, encodeShardCommand, type ShardCommandMsg, type ShardReportMsg } from './shard-codec.js';
+import type { SnapshotHandle } from './snapshot.js';
 import { InlineVerifier, VerifyPool } from './verify-pool.js';
 import type { ForwardMutationsUpdate } from './types.js';
 
 /**
- * The index server shell: client and federation listeners on the authenticated transport, the
- * tick (hash clock, expiry, trusted-directory refresh), snapshot compaction and handover to the
- * search pool, federation links, metrics. All decisions are the core's; this file only moves
- * bytes and timers.
+ * The index server shell. Client connections belong to `workers` client shards (worker threads,
+ * src/index/shard.ts), each with its own uWS listener on the shared client port (SO_REUSEPORT),
+ * which run the transport handshakes and answer route requests from the newest snapshot. This
+ * main thread is the single writer: it takes the update frames the shards pass on (with each
+ * connection's verified key) into the ingest pipeline, runs the tick (hash clock, expiry,
+ * trusted-directory refresh) and tells the shards each new time hash, compacts snapshots and
+ * hands them to the shards (shared buffers, nothing copied), keeps one connection per client
+ * key across the shards, runs the federation listener and links, and serves metrics (the
+ * shards' counters are read from shared memory). All decisions are the core's; this file only
+ * moves bytes and timers.
  */
 export interface TrustedPeer {
   readonly publicKey: Uint8Array;
@@ -43,6 +50,7 @@ export interface IndexServerOptions {
   readonly trustedDir?: string;
   /** Or a fixed list (tests). */
   readonly trusted?: readonly TrustedPeer[];
+  /** Client shards (worker threads that own the client connections and answer route requests). */
   readonly workers?: number;
   /** Signature-check worker threads; 0 checks on the main thread. Defaults to `workers`. */
   readonly verifyWorkers?: number;
@@ -57,9 +65,62 @@ export interface IndexServerOptions {
   readonly logger?: Logger;
   /** A prepared core (the benchmark loads a large graph once and serves it twice). */
   readonly core?: IndexCore;
-  /** Search pool settings (queue and batch sizes; tests substitute the worker file). */
-  readonly searchPool?: SearchPoolOptions;
+  /** Route requests waiting on one shard before further ones are refused (default 4,096). */
+  readonly shardQueueMax?: number;
+  /** Search time one shard turn may spend before requests wait (default 5 ms; negative: tests of the bounds). */
+  readonly shardTurnBudgetMs?: number;
 }
+
+/** What a client shard thread is started with (workers/index_shard.ts). */
+export interface IndexShardData {
+  readonly index: number;
+  readonly host: string;
+  readonly port: number;
+  readonly seed: Uint8Array;
+  readonly counters: SharedArrayBuffer;
+  readonly timeHash: Uint8Array;
+  readonly snapshot: SnapshotHandle | null;
+  readonly bounds: SearchBounds;
+  readonly queueMax?: number;
+  readonly turnBudgetMs?: number;
+}
+
+interface ShardThread {
+  readonly index: number;
+  readonly worker: Worker;
+  readonly exited: Promise<void>;
+  alive: boolean;
+}
+
+const fromSource = import.meta.url.endsWith('.ts');
+const shardEntry = new URL(`../../workers/index_shard.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+
+/**
+ * Run from TypeScript sources (tests, benchmarks), a worker thread does not inherit the tsx
+ * loader from the main thread on Node 20, so it registers tsx itself before importing the entry.
+ */
+function tsxBootstrap(entry: URL): string {
+  const api = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+}
+
+/**
+ * A port free right now (bound and released by a plain TCP server): every shard binds the same
+ * explicit port, and uWS does not share a port it was asked to choose itself.
+ */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createTcpServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const SHARD_STOP_MS = 5_000;
 
 interface PeerLink {
   readonly channel: SecureChannel;
@@ -71,13 +132,16 @@ const tagOf = (key: Uint8Array) => toHex(key);
 export class IndexServer {
   readonly core: IndexCore;
   readonly registry = new Registry();
-  private readonly pool: SearchPool;
   private readonly ingest: IngestPipeline;
   private readonly log: Logger;
-  private clientListener: SecureListener | null = null;
+  private readonly shards: ShardThread[] = [];
+  private readonly counters: ShardCounters;
+  private boundClientPort = 0;
+  private latestSnapshot: SnapshotHandle | null = null;
   private serverListener: SecureListener | null = null;
   private metricsServer: Server | null = null;
-  private readonly clients = new Map<string, { channel: SecureChannel; open: number }>();
+  /** Client key → where its connection lives: one connection per key, the newest wins. */
+  private readonly clients = new Map<string, { shard: number; conn: number }>();
   private readonly peers = new Map<string, PeerLink>();
   private trusted = new Map<string, TrustedPeer>();
   private readonly dialing = new Set<string>();
@@ -85,14 +149,11 @@ export class IndexServer {
   private tickTimer: NodeJS.Timeout | null = null;
   private compactTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Route requests received, and those whose search failed in a worker (each answered empty). */
-  routeQueries = 0;
-  searchFailures = 0;
   private readonly metrics;
 
   private constructor(private readonly options: IndexServerOptions) {
     this.core = options.core ?? new IndexCore({ ttlTicks: options.ttlTicks });
-    this.pool = new SearchPool(options.workers ?? 1, options.searchPool);
+    this.counters = new ShardCounters(ShardCounters.create(Math.max(1, options.workers ?? 1)), -1);
     const verifyWorkers = options.verifyWorkers ?? options.workers ?? 1;
     this.ingest = new IngestPipeline(this.core, verifyWorkers > 0 ? new VerifyPool(verifyWorkers) : new InlineVerifier());
     this.log = options.logger ?? silentLogger;
@@ -103,14 +164,16 @@ export class IndexServer {
       accepted: new Counter({ name: 'index_updates_accepted_total', help: 'Accepted mutations updates', labelNames: ['origin'], registers: [r] }),
       mutations: new Counter({ name: 'index_mutations_applied_total', help: 'Applied mutations', registers: [r] }),
       rejected: new Counter({ name: 'index_updates_rejected_total', help: 'Rejected updates by reason', labelNames: ['reason'], registers: [r] }),
-      queries: new Counter({ name: 'index_route_queries_total', help: 'Route requests', registers: [r] }),
-      routeRejected: new Counter({ name: 'index_route_rejected_total', help: 'Route requests refused by reason', labelNames: ['reason'], registers: [r] }),
-      latency: new Histogram({
-        name: 'index_route_latency_seconds',
-        help: 'Route request latency inside the server',
-        buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
+      queries: this.sharedCounter('index_route_queries_total', 'Route requests', () => this.counters.queries()),
+      routeRejected: new Counter({
+        name: 'index_route_rejected_total',
+        help: 'Route requests refused by reason',
+        labelNames: ['reason'],
         registers: [r],
+        collect: () => this.collectRouteRejections(),
       }),
+      connections: this.sharedGauge('index_client_connections', 'Open client connections, all shards', () => this.counters.connections()),
+      shards: this.sharedGauge('index_client_shards', 'Client shards (threads) serving', () => this.liveShards),
       peers: new Gauge({ name: 'index_federation_peers', help: 'Open federation links', registers: [r] }),
       lag: new Histogram({
         name: 'index_federation_hops',
@@ -121,8 +184,97 @@ export class IndexServer {
       compaction: new Histogram({ name: 'index_compaction_seconds', help: 'Snapshot compaction time', buckets: [0.001, 0.01, 0.1, 0.5, 1, 5], registers: [r] }),
     };
     for (const reason of UPDATE_REJECTIONS) this.metrics.rejected.inc({ reason }, 0);
-    for (const reason of ROUTE_REJECTIONS) this.metrics.routeRejected.inc({ reason }, 0);
-    for (const reason of ['search-failed', 'search-queue-full']) this.metrics.routeRejected.inc({ reason }, 0);
+    for (const reason of SHARD_ROUTE_REJECTIONS) this.metrics.routeRejected.inc({ reason }, 0);
+    this.registerLatencyHistogram();
+  }
+
+  // ------------------------------------------------------------ shard metrics
+
+  private readonly seen = new Map<string, number>();
+
+  /** How much a shared total grew since metrics last read it. */
+  private delta(name: string, total: number): number {
+    const before = this.seen.get(name) ?? 0;
+    this.seen.set(name, total);
+    return Math.max(0, total - before);
+  }
+
+  private sharedCounter(name: string, help: string, total: () => number): Counter {
+    const counter: Counter = new Counter({ name, help, registers: [this.registry], collect: () => counter.inc(this.delta(name, total())) });
+    return counter;
+  }
+
+  private sharedGauge(name: string, help: string, value: () => number): Gauge {
+    const gauge: Gauge = new Gauge({ name, help, registers: [this.registry], collect: () => gauge.set(value()) });
+    return gauge;
+  }
+
+  private collectRouteRejections(): void {
+    for (const reason of SHARD_ROUTE_REJECTIONS) {
+      this.metrics.routeRejected.inc({ reason }, this.delta(`route:${reason}`, this.counters.rejections(reason)));
+    }
+  }
+
+  /**
+   * The shards' route latencies, as a Prometheus histogram read from the shared counters
+   * (prom-client's Histogram only takes single observations, which would have to cross threads).
+   */
+  private registerLatencyHistogram(): void {
+    const name = 'index_route_latency_seconds';
+    const help = 'Route request latency inside the server (from the request frame to its answer, on the shard)';
+    const metric = {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: async () => {
+        const { buckets, sumS } = this.counters.latencies();
+        const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+        let count = 0;
+        LATENCY_BUCKETS_S.forEach((le, i) => {
+          count += buckets[i];
+          values.push({ labels: { le }, value: count, metricName: `${name}_bucket` });
+        });
+        count += buckets[LATENCY_BUCKETS_S.length];
+        values.push({ labels: { le: '+Inf' }, value: count, metricName: `${name}_bucket` });
+        values.push({ labels: {}, value: sumS, metricName: `${name}_sum` });
+        values.push({ labels: {}, value: count, metricName: `${name}_count` });
+        return { name, help, type: 'histogram', values, aggregator: 'sum' };
+      },
+      reset: () => {},
+    };
+    // A metric object of prom-client's shape (name, help, type, get); the registry needs no more.
+    this.registry.registerMetric(metric as unknown as Histogram);
+  }
+
+  /** Route requests received by the shards (all answered: with routes, or empty when refused or failed). */
+  get routeQueries(): number {
+    return this.counters.queries();
+  }
+
+  /** Route requests whose search threw (each answered empty). */
+  get searchFailures(): number {
+    return this.counters.rejections('search-failed');
+  }
+
+  /** Route requests refused, by reason, all shards. */
+  routeRejections(): Map<string, number> {
+    return new Map(SHARD_ROUTE_REJECTIONS.map((reason) => [reason, this.counters.rejections(reason)]));
+  }
+
+  /** Open client connections, all shards. */
+  get clientConnections(): number {
+    return this.counters.connections();
+  }
+
+  /** Open client connections of each shard (how the kernel spread them). */
+  connectionsPerShard(): number[] {
+    return this.counters.connectionsPerShard();
+  }
+
+  /** Shards serving (a shard that failed is not restarted). */
+  get liveShards(): number {
+    return this.shards.filter((s) => s.alive).length;
   }
 
   static async start(options: IndexServerOptions): Promise<IndexServer> {
@@ -137,7 +289,7 @@ export class IndexServer {
   }
 
   get clientPort(): number {
-    return this.clientListener?.port ?? 0;
+    return this.boundClientPort;
   }
   get serverPort(): number {
     return this.serverListener?.port ?? 0;
@@ -155,13 +307,7 @@ export class IndexServer {
     this.publishSnapshot();
     this.refreshTrusted();
     const identity = this.options.identity;
-    this.clientListener = await listenSecure({
-      host: this.options.clientHost ?? '127.0.0.1',
-      port: this.options.clientPort,
-      identity,
-      purpose: 'index-client',
-      onChannel: (channel) => this.onClient(channel),
-    });
+    await this.startShards();
     this.serverListener = await listenSecure({
       host: this.options.serverHost ?? '127.0.0.1',
       port: this.options.serverPort,
@@ -197,8 +343,7 @@ export class IndexServer {
     for (const link of this.peers.values()) if (link.latestHash !== null) peerHashes.push(link.latestHash);
     const { timeHash, expired } = this.core.onTick(peerHashes);
     if (expired > 0) this.scheduleCompaction();
-    const clientFrame = encodeServerMessage({ kind: 'time', hash: timeHash });
-    for (const client of this.clients.values()) client.channel.send(clientFrame);
+    for (const shard of this.shards) this.command(shard, { timeHash, close: [], stop: false });
     const peerFrame = encodePeerMessage({ kind: 'time', hash: timeHash });
     for (const link of this.peers.values()) link.channel.send(peerFrame);
     this.refreshTrusted();
@@ -331,72 +476,99 @@ export class IndexServer {
     if (!outcome.ok) this.metrics.rejected.inc({ reason: outcome.reason });
   }
 
-  // ------------------------------------------------------------ clients
+  // ------------------------------------------------------------ client shards
 
-  private onClient(channel: SecureChannel): void {
-    if (this.closed) {
-      channel.close('closing');
-      return;
-    }
-    const tag = tagOf(channel.remoteKey);
-    // One connection per key: the newest wins (a reconnecting node is not locked out).
-    this.clients.get(tag)?.channel.close('replaced');
-    const client = { channel, open: 0 };
-    this.clients.set(tag, client);
-    channel.send(encodeServerMessage({ kind: 'time', hash: this.core.clock.latest }));
-    channel.onFrame((frame) => this.onClientFrame(client, frame));
-    channel.onClose(() => {
-      if (this.clients.get(tag) === client) this.clients.delete(tag);
+  private async startShards(): Promise<void> {
+    const host = this.options.clientHost ?? '127.0.0.1';
+    const port = this.options.clientPort === 0 ? await freePort(host) : this.options.clientPort;
+    const count = Math.max(1, this.options.workers ?? 1);
+    for (let index = 0; index < count; index++) await this.startShard(index, host, port);
+    this.boundClientPort = port;
+  }
+
+  private startShard(index: number, host: string, port: number): Promise<void> {
+    const data: IndexShardData = {
+      index,
+      host,
+      port,
+      seed: new Uint8Array(this.options.identity.seed),
+      counters: this.counters.buffer,
+      timeHash: this.core.clock.latest,
+      snapshot: this.latestSnapshot,
+      bounds: this.core.searchBounds,
+      queueMax: this.options.shardQueueMax,
+      turnBudgetMs: this.options.shardTurnBudgetMs,
+    };
+    const worker = fromSource ? new Worker(tsxBootstrap(shardEntry), { eval: true, workerData: data }) : new Worker(fileURLToPath(shardEntry), { workerData: data });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const shard: ShardThread = { index, worker, exited, alive: false };
+    this.shards.push(shard);
+    return new Promise((resolve, reject) => {
+      let listening = false;
+      worker.on('message', (bytes: unknown) => {
+        if (!(bytes instanceof Uint8Array)) return;
+        const decoded = decodeShardReport(bytes);
+        if (!decoded.ok) {
+          this.log.error({ shard: index, err: decoded.error.message }, 'undecodable report from a client shard');
+          return;
+        }
+        if (decoded.value.listening && !listening) {
+          listening = true;
+          shard.alive = true;
+          resolve();
+        }
+        this.onShardReport(shard, decoded.value);
+      });
+      worker.on('error', (err) => {
+        this.log.error({ shard: index, err: errorMessage(err) }, 'client shard failed');
+        if (!listening) reject(err);
+      });
+      worker.once('exit', (code) => {
+        const wasAlive = shard.alive;
+        shard.alive = false;
+        if (!listening) reject(new Error(`client shard ${index} exited (${code}) before listening on ${host}:${port}`));
+        for (const [tag, at] of this.clients) if (at.shard === index) this.clients.delete(tag);
+        if (this.closed || !wasAlive) return;
+        const left = this.liveShards;
+        // New connections reach the other shards' listeners (the kernel spreads over those left).
+        if (left > 0) this.log.error({ shard: index, code, shardsLeft: left }, 'client shard exited; serving clients on the others');
+        else this.log.fatal({ shard: index, code }, 'last client shard exited: no client is served');
+      });
     });
   }
 
-  private onClientFrame(client: { channel: SecureChannel; open: number }, frame: Uint8Array): void {
-    const decoded = decodeClientMessage(frame);
-    if (!decoded.ok) {
-      this.countRejection(this.core.rejectUpdate('malformed'));
-      return;
-    }
-    const msg = decoded.value;
-    if (msg.kind === 'update') {
-      this.ingest.submitClient(client.channel.remoteKey, msg.update, (outcome) => this.afterIngest(outcome, null, 'client'));
-      return;
-    }
-    const started = performance.now();
-    this.metrics.queries.inc();
-    this.routeQueries++;
-    const request = msg.request;
-    const empty = () => encodeServerMessage({ kind: 'routes', response: { requestId: request.requestId, routes: [], complete: false, truncated: false } });
-    if (client.open >= MAX_OPEN_REQUESTS_PER_CLIENT) {
-      this.core.rejectRoute('too-many-open');
-      this.metrics.routeRejected.inc({ reason: 'too-many-open' });
-      client.channel.send(empty());
-      return;
-    }
-    const plan = this.core.planSearch(request);
-    if (!plan.ok) {
-      this.metrics.routeRejected.inc({ reason: plan.reason });
-      client.channel.send(empty());
-      return;
-    }
-    // Requests of one event-loop turn leave for the workers together (see SearchPool).
-    const queued = this.pool.submit(plan.search, (answer) => {
-      client.open--;
-      if (answer instanceof SearchPoolError) {
-        this.searchFailures++;
-        this.log.warn({ err: answer.message }, 'search failed');
-        this.metrics.routeRejected.inc({ reason: 'search-failed' });
-        if (client.channel.isOpen) client.channel.send(empty());
-        return;
+  private command(shard: ShardThread, msg: ShardCommandMsg): void {
+    if (!shard.alive) return;
+    const bytes = encodeShardCommand(msg);
+    shard.worker.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+  }
+
+  private onShardReport(shard: ShardThread, report: ShardReportMsg): void {
+    for (const { node, conn } of report.opened) {
+      const tag = tagOf(node);
+      const previous = this.clients.get(tag);
+      // One connection per key: the newest wins (a reconnecting node is not locked out).
+      if (previous !== undefined && (previous.shard !== shard.index || previous.conn !== conn)) {
+        const at = this.shards[previous.shard];
+        if (at !== undefined) this.command(at, { timeHash: null, close: [previous.conn], stop: false });
       }
-      if (client.channel.isOpen) client.channel.send(answer.clientFrame);
-      this.metrics.latency.observe((performance.now() - started) / 1000);
-    });
-    if (!queued) {
-      this.metrics.routeRejected.inc({ reason: 'search-queue-full' });
-      client.channel.send(empty());
-      return;
+      this.clients.set(tag, { shard: shard.index, conn });
     }
-    client.open++;
+    if (report.updates.length > 0) this.counters.consumed(report.updates.length);
+    for (const { node, frame } of report.updates) {
+      const decoded = decodeClientMessage(frame);
+      if (!decoded.ok || decoded.value.kind !== 'update') {
+        // Shards answer every readable route request themselves: what reaches here unreadable is malformed.
+        this.countRejection(this.core.rejectUpdate('malformed'));
+        continue;
+      }
+      this.ingest.submitClient(node, decoded.value.update, (outcome) => this.afterIngest(outcome, null, 'client'));
+    }
+    for (const { node, conn } of report.closed) {
+      const tag = tagOf(node);
+      const at = this.clients.get(tag);
+      if (at !== undefined && at.shard === shard.index && at.conn === conn) this.clients.delete(tag);
+    }
   }
 
   // ------------------------------------------------------------ snapshots
@@ -418,7 +590,9 @@ export class IndexServer {
 
   private publishSnapshot(): void {
     const { handle, stats } = this.core.graph.compact();
-    this.pool.publish(handle);
+    this.latestSnapshot = handle;
+    // Posting the handle shares its buffers with each shard: nothing is copied.
+    for (const shard of this.shards) if (shard.alive) shard.worker.postMessage({ snapshot: handle });
     this.metrics.edges.set(stats.edges);
     this.metrics.compaction.observe(stats.millis / 1000);
     this.lastCompactionMs = stats.millis;
@@ -438,12 +612,26 @@ export class IndexServer {
     this.closed = true;
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     if (this.compactTimer !== null) clearTimeout(this.compactTimer);
-    for (const client of this.clients.values()) client.channel.close('server closing');
     for (const link of this.peers.values()) link.channel.close('server closing');
-    this.clientListener?.close();
     this.serverListener?.close();
+    await this.stopShards();
     if (this.metricsServer !== null) await new Promise<void>((resolve) => this.metricsServer!.close(() => resolve()));
     await this.ingest.close();
-    await this.pool.close();
+  }
+
+  /** Each shard says goodbye to its clients, closes its listener and ends its thread. */
+  private async stopShards(): Promise<void> {
+    for (const shard of this.shards) this.command(shard, { timeHash: null, close: [], stop: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), SHARD_STOP_MS);
+    });
+    const outcome = await Promise.race([Promise.all(this.shards.map((s) => s.exited)), timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      // A clean exit needs every socket closed; past the wait this may abort the process, which beats hanging.
+      this.log.error('client shards did not stop in time; terminating them');
+      await Promise.all(this.shards.map((s) => s.worker.terminate()));
+    }
   }
 }

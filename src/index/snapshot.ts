@@ -24,6 +24,8 @@ export interface SnapshotHandle {
   readonly generation: number;
   readonly keys: SharedArrayBuffer;
   readonly keyCount: number;
+  /** Bit per node id (keyCount bits): set while the node reports (it is neither expired nor removed). */
+  readonly reporting: SharedArrayBuffer;
   readonly currencies: readonly CurrencyGraphHandle[];
 }
 

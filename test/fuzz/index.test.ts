@@ -4,20 +4,13 @@ import { randomBytes } from '../../src/crypto/primitives.js';
 import {
   decodeClientMessage,
   decodePeerMessage,
-  decodeSearchBatch,
-  decodeSearchBatchResponse,
-  decodeSearchRequest,
-  decodeSearchResponse,
   decodeServerMessage,
   encodeClientMessage,
   encodePeerMessage,
-  encodeSearchBatch,
-  encodeSearchBatchResponse,
-  encodeSearchRequest,
-  encodeSearchResponse,
   encodeServerMessage,
   IndexDecodeError,
 } from '../../src/index/codec.js';
+import { decodeShardCommand, decodeShardReport, encodeShardCommand, ShardReportBuilder } from '../../src/index/shard-codec.js';
 import { checkVerifyBatch, decodeVerifyVerdicts, VerifyBatchBuilder } from '../../src/index/ingest-codec.js';
 import { mutationsUpdateDigest, signMutationsUpdate } from '../../src/index/signing.js';
 import { FlatTable } from '../../src/wire/flat_table.js';
@@ -89,67 +82,41 @@ fuzzDecoder(t, {
   ],
 });
 
+// Client shard <-> main thread messages: read through the bounds-checked reader, never throw.
+const shardReport = (() => {
+  const builder = new ShardReportBuilder();
+  builder.markListening();
+  builder.addOpened(key(), 7);
+  builder.addUpdate(key(), encodeClientMessage({ kind: 'update', update }));
+  builder.addUpdate(key(), new Uint8Array([1, 2, 3]));
+  builder.addClosed(key(), 3);
+  return builder.finish().slice();
+})();
+
 fuzzDecoder(t, {
-  name: 'index search request',
-  decode: decodeSearchRequest,
-  encode: encodeSearchRequest,
-  samples: [
-    encodeSearchRequest({
-      requestId: randomBytes(16),
-      currency: 'USD',
-      amount: 5n,
-      source: 1,
-      destination: 2,
-      excludeFrom: -1,
-      excludeTo: -1,
-      maxHops: 31,
-      maxFee: null,
-      maxRoutes: 4,
-      workMax: 400000,
-      deadlineUs: 50000,
-    }),
-  ],
+  name: 'index shard report',
+  decode: decodeShardReport,
+  samples: [shardReport, new ShardReportBuilder().finish().slice()],
 });
 
 fuzzDecoder(t, {
-  name: 'index search response',
-  decode: decodeSearchResponse,
-  samples: [encodeSearchResponse({ clientFrame: new Uint8Array(40).fill(3), routes: 1, work: 10, searchNs: 999, generation: 4, truncated: false, failed: false })],
-});
-
-const searchRequest = {
-  requestId: randomBytes(16),
-  currency: 'USD',
-  amount: 5n,
-  source: 1,
-  destination: 2,
-  excludeFrom: 3,
-  excludeTo: 4,
-  maxHops: 31,
-  maxFee: 9n,
-  maxRoutes: 4,
-  workMax: 400000,
-  deadlineUs: 50000,
-};
-
-fuzzDecoder(t, {
-  name: 'index search batch',
-  decode: decodeSearchBatch,
+  name: 'index shard command',
+  decode: decodeShardCommand,
   samples: [
-    encodeSearchBatch({ generation: 7, requests: [searchRequest, { ...searchRequest, maxFee: null, excludeFrom: -1, excludeTo: -1 }, searchRequest] }),
-    encodeSearchBatch({ generation: 0, requests: [] }),
+    encodeShardCommand({ timeHash: randomBytes(32), close: [], stop: false }).slice(),
+    encodeShardCommand({ timeHash: null, close: [1, 2, 0xffffffff], stop: true }).slice(),
   ],
 });
 
-fuzzDecoder(t, {
-  name: 'index search batch response',
-  decode: decodeSearchBatchResponse,
-  samples: [
-    encodeSearchBatchResponse([
-      { clientFrame: new Uint8Array(40).fill(3), routes: 1, work: 10, searchNs: 999, generation: 4, truncated: false, failed: false },
-      { clientFrame: new Uint8Array(0), routes: 0, work: 0, searchNs: 0, generation: 4, truncated: false, failed: true },
-    ]),
-  ],
+t.test('shard messages survive a round trip', async (t) => {
+  const decoded = decodeShardReport(shardReport);
+  if (!decoded.ok) throw decoded.error;
+  t.equal(decoded.value.listening, true);
+  t.same(decoded.value.opened.map((c) => c.conn), [7]);
+  t.same(decoded.value.closed.map((c) => c.conn), [3]);
+  t.same(decoded.value.updates[1].frame, new Uint8Array([1, 2, 3]));
+  const hash = randomBytes(32);
+  t.same(decodeShardCommand(encodeShardCommand({ timeHash: hash, close: [5, 0xffffffff], stop: true })), { ok: true, value: { timeHash: hash, close: [5, 0xffffffff], stop: true } });
 });
 
 // Signature-worker messages (schemas/ingest.fbs): the worker reads batches through the
