@@ -28,6 +28,11 @@ const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg === undefined ? null : new Set(onlyArg.slice('--only='.length).split(','));
 const runs = (section: string) => only === null || only.has(section);
+// `--e2e-clients=16`: the load client's connections (64 requests in flight over all of them;
+// default 4). The kernel spreads connections over the client shards by hash, so few connections
+// may land unevenly (each e2e line shows connections_per_shard).
+const e2eClientsArg = process.argv.find((a) => a.startsWith('--e2e-clients='));
+const e2eClients = e2eClientsArg === undefined ? 4 : Number(e2eClientsArg.slice('--e2e-clients='.length));
 const here = dirname(fileURLToPath(import.meta.url));
 const NODES = 100_000;
 const EDGES = 1_000_000;
@@ -240,7 +245,7 @@ async function main(): Promise<void> {
   if (runs('ingest')) emit('ingest', ingest);
 
   // ---------------- network sections (transport, server, pool, federation)
-  const network = await runNetworkSections({ quick, graph: g, core, pairs, emit, e2e: runs('e2e'), federation: runs('federation') });
+  const network = await runNetworkSections({ quick, graph: g, core, pairs, emit, e2e: runs('e2e'), federation: runs('federation'), e2eClients });
 
   const summary = {
     search_p50_us: round(searchP50, 1),
@@ -267,7 +272,7 @@ async function main(): Promise<void> {
       load_average_at_end: round(loadavg()[0], 2),
       node: process.version,
       e2e_shape:
-        'one load-client process (4 authenticated transport connections, 16 requests in flight each, responses decoded and checked) -> client shards (worker threads sharing the client port with SO_REUSEPORT: decrypt, decode, plan, search, answer; the kernel spreads the connections, see connections_per_shard) -> back; p50/p99 from one request at a time, queries_per_s at saturation; CPU per query measured per process/thread in the saturation phase',
+        `one load-client process (${e2eClients} authenticated transport connections, 64 requests in flight over them, responses decoded and checked) -> client shards (worker threads sharing the client port with SO_REUSEPORT: decrypt, decode, plan, search, answer; the kernel spreads the connections, see connections_per_shard) -> back; p50/p99 from one request at a time, queries_per_s at saturation; CPU per query measured per process/thread in the saturation phase`,
       sections: only === null ? 'all' : [...only],
     },
   };

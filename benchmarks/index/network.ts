@@ -28,6 +28,8 @@ export interface NetworkContext {
   emit: (section: string, values: Record<string, unknown>) => void;
   e2e: boolean;
   federation: boolean;
+  /** Load-client connections (64 requests in flight over all of them). Default 4. */
+  e2eClients?: number;
 }
 
 const loadClientFile = fileURLToPath(new URL('./load_client.ts', import.meta.url));
@@ -66,8 +68,8 @@ async function e2e(ctx: NetworkContext, workers: number): Promise<Record<string,
       port: server.clientPort,
       serverKey: Buffer.from(identity.publicKey).toString('hex'),
       pairs: ctx.pairs.map(([s, d]) => [hex(s), hex(d)]),
-      clients: 4,
-      window: 16,
+      clients: ctx.e2eClients ?? 4,
+      window: Math.max(1, Math.round(64 / (ctx.e2eClients ?? 4))),
       latencyQueries: ctx.quick ? 600 : 5000,
       warmupMs: ctx.quick ? 1000 : 2000,
       durationMs: ctx.quick ? 3000 : 10_000,

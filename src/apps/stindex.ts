@@ -9,8 +9,9 @@ import { parseListenAddress, parseWorkerCount, runProgram } from './cli_common.j
 /**
  * stindex: the index server. Nodes connect on --lclient, trusted index servers on --lserver;
  * --trusted holds the peers' index tickets (their server ports) and is re-read every tick, so
- * adding or removing a ticket takes effect without a restart. Route searches run on a pool of
- * --workers threads. Stops cleanly on SIGTERM or SIGINT.
+ * adding or removing a ticket takes effect without a restart. Node connections are spread over
+ * --workers client shards (threads sharing the client port), which answer route searches
+ * themselves; signature checks run on as many threads. Stops cleanly on SIGTERM or SIGINT.
  */
 
 function tickMs(text: string): number {
@@ -64,7 +65,7 @@ export function stindexProgram(): Command {
     .requiredOption('-c, --lclient <host:port>', 'address to listen on for nodes', parseListenAddress)
     .requiredOption('-s, --lserver <host:port>', 'address to listen on for trusted index servers', parseListenAddress)
     .requiredOption('-t, --trusted <dir>', 'directory of trusted index servers\' tickets (re-read every tick)')
-    .option('-w, --workers <n>', 'search worker threads (default 2)', parseWorkerCount)
+    .option('-w, --workers <n>', 'client shard threads, which own node connections and search routes (default 2)', parseWorkerCount)
     .option('-m, --metrics-addr <host:port>', 'address for Prometheus /metrics', parseListenAddress)
     .option('--tick-ms <ms>', 'hash clock tick (default 1000)', tickMs)
     .action(run);

@@ -19,7 +19,7 @@ export interface CurrencyGraphHandle {
   readonly buffer: SharedArrayBuffer;
 }
 
-/** Everything a search worker needs; posting it shares the buffers, it copies nothing. */
+/** Everything a client shard needs to search; posting it shares the buffers, it copies nothing. */
 export interface SnapshotHandle {
   readonly generation: number;
   readonly keys: SharedArrayBuffer;
