@@ -9,10 +9,10 @@ import {
   emptyChangeSet, type AppCommand, type AppError, type AppErrorCode, type AppMessage, type ChangeSet, type Effect,
   type FailureCause, type FunderEvent, type FunderOutput, type PaymentStatus, type PeerFault, type TransactionOutcome,
 } from './api.js';
-import { frozenAmount, idKey, newMutualCredit, withinTrust, type MutualCredit } from './mutual_credit.js';
+import { frozenAmount, idKey, newMutualCredit, type MutualCredit } from './mutual_credit.js';
 import {
   hashLock, moveDigest, moveSignedBytes, prefixHash, resetTermsSignedBytes, responseHash,
-  responseSignedBytes, tokenInfoHash, verifyMoveSignature, verifyResetTerms, verifyResponseSignature, type Signer,
+  responseSignedBytes, tokenInfoHash, verifyMoveSignature, verifyResetTerms, type Signer,
 } from './signing.js';
 import {
   downstreamKey, newFriend, relaysKey, type Downstream, type Friend, type FunderState, type OpenInvoice, type Payment, type QueuedOp, type QueueName,
