@@ -556,7 +556,8 @@ export class IndexServer {
     }
     if (report.updates.length > 0) this.counters.consumed(report.updates.length);
     for (const { node, frame } of report.updates) {
-      const decoded = decodeClientMessage(frame);
+      // The report's buffer was transferred to this thread for good, so an update may keep views of it.
+      const decoded = decodeClientMessage(frame, { borrow: true });
       if (!decoded.ok || decoded.value.kind !== 'update') {
         // Shards answer every readable route request themselves: what reaches here unreadable is malformed.
         this.countRejection(this.core.rejectUpdate('malformed'));
