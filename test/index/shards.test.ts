@@ -296,3 +296,12 @@ t.test('close() with open connections ends them, stops every shard and returns',
   await server.close();
   t.pass('a second close() is harmless');
 });
+
+t.test('a client port another program holds makes start() fail cleanly, with every shard stopped', async (t) => {
+  const { createServer } = await import('node:net');
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => holder.close());
+  const port = (holder.address() as { port: number }).port;
+  await t.rejects(IndexServer.start({ identity: Identity.generate(), clientPort: port, serverPort: 0, workers: 2, tickMs: 60_000 }), /before listening/);
+});
