@@ -27,6 +27,7 @@ const shard = new IndexShard({
   bounds: data.bounds,
   queueMax: data.queueMax,
   turnBudgetMs: data.turnBudgetMs,
+  backlogMax: data.backlogMax,
   logger,
 });
 process.on('uncaughtException', (err) => {

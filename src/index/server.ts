@@ -69,6 +69,8 @@ export interface IndexServerOptions {
   readonly shardQueueMax?: number;
   /** Search time one shard turn may spend before requests wait (default 5 ms; negative: tests of the bounds). */
   readonly shardTurnBudgetMs?: number;
+  /** Update frames passed on by the shards and not yet taken in by this thread (default 16,384). */
+  readonly shardBacklogMax?: number;
 }
 
 /** What a client shard thread is started with (workers/index_shard.ts). */
@@ -83,6 +85,7 @@ export interface IndexShardData {
   readonly bounds: SearchBounds;
   readonly queueMax?: number;
   readonly turnBudgetMs?: number;
+  readonly backlogMax?: number;
 }
 
 interface ShardThread {
@@ -163,7 +166,14 @@ export class IndexServer {
       edges: new Gauge({ name: 'index_edges', help: 'Directed send edges in the newest snapshot', registers: [r] }),
       accepted: new Counter({ name: 'index_updates_accepted_total', help: 'Accepted mutations updates', labelNames: ['origin'], registers: [r] }),
       mutations: new Counter({ name: 'index_mutations_applied_total', help: 'Applied mutations', registers: [r] }),
-      rejected: new Counter({ name: 'index_updates_rejected_total', help: 'Rejected updates by reason', labelNames: ['reason'], registers: [r] }),
+      rejected: new Counter({
+        name: 'index_updates_rejected_total',
+        help: 'Rejected updates by reason',
+        labelNames: ['reason'],
+        registers: [r],
+        // Updates the shards dropped because this thread was too far behind are overload too.
+        collect: (): void => this.collectShed(),
+      }),
       queries: this.sharedCounter('index_route_queries_total', 'Route requests', () => this.counters.queries()),
       routeRejected: new Counter({
         name: 'index_route_rejected_total',
@@ -207,6 +217,10 @@ export class IndexServer {
   private sharedGauge(name: string, help: string, value: () => number): Gauge {
     const gauge: Gauge = new Gauge({ name, help, registers: [this.registry], collect: () => gauge.set(value()) });
     return gauge;
+  }
+
+  private collectShed(): void {
+    this.metrics.rejected.inc({ reason: 'overloaded' }, this.delta('shed', this.counters.sheds()));
   }
 
   private collectRouteRejections(): void {
@@ -498,6 +512,7 @@ export class IndexServer {
       bounds: this.core.searchBounds,
       queueMax: this.options.shardQueueMax,
       turnBudgetMs: this.options.shardTurnBudgetMs,
+      backlogMax: this.options.shardBacklogMax,
     };
     const worker = fromSource ? new Worker(tsxBootstrap(shardEntry), { eval: true, workerData: data }) : new Worker(fileURLToPath(shardEntry), { workerData: data });
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -515,6 +530,8 @@ export class IndexServer {
         if (decoded.value.listening && !listening) {
           listening = true;
           shard.alive = true;
+          // A snapshot published while the thread started (it ignores one it already has).
+          if (this.latestSnapshot !== null) worker.postMessage({ snapshot: this.latestSnapshot });
           resolve();
         }
         this.onShardReport(shard, decoded.value);

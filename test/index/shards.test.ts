@@ -259,6 +259,25 @@ t.test('a malformed frame is counted and changes nothing; the connection keeps b
   t.notOk(client.closed());
 });
 
+t.test('updates past the backlog bound are dropped on the shard and counted as overload', async (t) => {
+  const { server, identity } = await serverWithChain(t, { workers: 1, shardBacklogMax: 0 });
+  const at = [{ publicKey: identity.publicKey, address: `127.0.0.1:${server.clientPort}` }];
+  const x = Identity.generate();
+  const client = new IndexClient({ identity: x, servers: at });
+  t.teardown(() => client.close());
+  client.start();
+  await client.whenReady();
+  client.update([{ kind: 'update', friend: key(1), currency: 'USD', recvCapacity: 5n, rate: { mul: 0, add: 0 } }]);
+  const deadline = Date.now() + 60_000;
+  while (!/index_updates_rejected_total\{reason="overloaded"\} 2\n/.test(await server.registry.metrics())) {
+    if (Date.now() > deadline) throw new Error('the drops were not counted');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  t.pass('the session-start table and the update both dropped and counted');
+  t.equal(server.core.updatesAccepted, 0, 'nothing reached the graph');
+  t.equal((await client.requestRoutes({ currency: 'USD', amount: 10n, source: key(1), destination: key(4) })).routes.length, 1, 'queries are still answered');
+});
+
 t.test('a key that connects again keeps only its newest connection, whichever shards hold them', async (t) => {
   const { server, identity } = await serverWithChain(t);
   const who = Identity.generate();
