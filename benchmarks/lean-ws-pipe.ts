@@ -79,6 +79,10 @@ function closePayload(code: number, reason: string): Buffer {
   return payload;
 }
 
+function flushOutgoing(pipe: LeanWsPipe): void {
+  pipe.flushOutgoing();
+}
+
 export class LeanWsPipe implements FramePipe {
   private messageHandler: ((message: Uint8Array) => void) | null = null;
   private closeHandler: ((reason: string, localError?: TransportErrorCode) => void) | null = null;
@@ -87,7 +91,8 @@ export class LeanWsPipe implements FramePipe {
   private earlyClose: string | null = null;
   private closed = false;
   private closeNotified = false;
-  private corked = false;
+  /** Frames sent in this tick, written together at its end (the goodbye and the close frame: one system call). */
+  private outgoing: Buffer[] = [];
   /** Bytes of a frame not complete yet (a frame split over reads). */
   private pending: Buffer | null = null;
   private fragments: Buffer[] = [];
@@ -202,16 +207,15 @@ export class LeanWsPipe implements FramePipe {
   }
 
   private write(frame: Buffer): void {
-    if (!this.corked) {
-      // Everything sent in one tick (the goodbye and the close frame) leaves in one system call.
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(frame);
+    if (this.outgoing.push(frame) === 1) process.nextTick(flushOutgoing, this);
+  }
+
+  /** Writes the frames queued in this tick as one buffer (a plain write, not a writev). */
+  flushOutgoing(): void {
+    const frames = this.outgoing;
+    this.outgoing = [];
+    if (this.socket.destroyed) return;
+    this.socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   }
 
   send(message: Uint8Array): void {
@@ -312,8 +316,11 @@ export function openLeanPipe(host: string, port: number, path: string, maxPayloa
     });
     socket.on('connect', () => {
       socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        Buffer.from(
+          `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          'latin1',
+        ),
       );
     });
     socket.on('error', (error) => {
