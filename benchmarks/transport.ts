@@ -26,7 +26,10 @@
  *                               both ends of product connections achieves.
  * Each comes with the CPU microseconds per handshake on each side (handshake_client_cpu_us,
  * handshake_server_cpu_us, and the same with _ws_client), which compare across runs on a busy
- * machine better than rates do.
+ * machine better than rates do, and with handshake_cpu_over_raw_noise: both sides' CPU per
+ * handshake over the bare Noise IK pair's (raw_noise_ik_cpu_us_per_pair, measured in the same
+ * run), what a connection costs beyond its cryptography. --handshakes-only keeps the raw Noise
+ * phase for that ratio.
  *
  * The machine is shared, so wall-clock rates understate what the code does when other work
  * competes for the cores. Each phase therefore also reports the CPU seconds both processes
@@ -318,8 +321,13 @@ async function stream(
   return result;
 }
 
-/** Handshake figures of both load generators, as summary keys: the lean one's unsuffixed. */
-function handshakeSummary(lean: HandshakeFigures | null, ws: HandshakeFigures | null): Record<string, number> {
+/**
+ * Handshake figures of both load generators, as summary keys: the lean one's unsuffixed. Each
+ * also as CPU per handshake (both sides) over the bare Noise IK pair's CPU measured in the same
+ * run: how much the connection costs beyond its cryptography, a ratio that moves less with the
+ * machine's load than the rates do.
+ */
+function handshakeSummary(lean: HandshakeFigures | null, ws: HandshakeFigures | null, rawNoisePairCpuUs: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [figures, suffix] of [[lean, ''], [ws, '_ws_client']] as const) {
     if (figures === null) continue;
@@ -327,6 +335,7 @@ function handshakeSummary(lean: HandshakeFigures | null, ws: HandshakeFigures | 
     out[`handshakes_per_cpu_s${suffix}`] = Math.round(figures.perCpuS);
     out[`handshake_client_cpu_us${suffix}`] = figures.clientCpuUs;
     out[`handshake_server_cpu_us${suffix}`] = figures.serverCpuUs;
+    out[`handshake_cpu_over_raw_noise${suffix}`] = Number(((figures.clientCpuUs + figures.serverCpuUs) / rawNoisePairCpuUs).toFixed(2));
   }
   return out;
 }
@@ -343,15 +352,31 @@ const serverIdentity = Identity.generate();
 const server = await startServer(serverIdentity.seed, load.serverThreads);
 const url = `ws://127.0.0.1:${server.port}/`;
 
-async function handshakePhases(): Promise<Record<string, number>> {
+async function handshakePhases(rawNoise: { perCpuS: number }): Promise<Record<string, number>> {
   const lean = clientKinds === 'ws' ? null : await handshakes(url, serverIdentity, server, load, 'lean');
   const ws = clientKinds === 'lean' ? null : await handshakes(url, serverIdentity, server, load, 'ws');
-  return handshakeSummary(lean, ws);
+  return handshakeSummary(lean, ws, 1e6 / rawNoise.perCpuS);
+}
+
+function emitRawNoise(): { perS: number; perCpuS: number } {
+  const rawNoise = rawNoiseIkPerS();
+  emit({
+    phase: 'raw noise-handshake IK, both sides on one thread',
+    handshakes_per_s: Math.round(rawNoise.perS),
+    handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
+    cpu_us_per_handshake_pair: Math.round(1e6 / rawNoise.perCpuS),
+  });
+  return rawNoise;
 }
 
 try {
   if (args['handshakes-only']) {
-    emit({ ...(await handshakePhases()), load_average_1m: Number(loadavg()[0].toFixed(2)) });
+    const rawNoise = emitRawNoise();
+    emit({
+      ...(await handshakePhases(rawNoise)),
+      raw_noise_ik_cpu_us_per_pair: Math.round(1e6 / rawNoise.perCpuS),
+      load_average_1m: Number(loadavg()[0].toFixed(2)),
+    });
   } else {
     await allPhases();
   }
@@ -362,14 +387,8 @@ try {
 async function allPhases(): Promise<void> {
   const raw = rawAeadMbPerS();
   emit({ phase: 'raw sodium chacha20-poly1305 16 KiB', mb_per_s: Number(raw.perS.toFixed(1)), mb_per_cpu_s: Number(raw.perCpuS.toFixed(1)) });
-  const rawNoise = rawNoiseIkPerS();
-  emit({
-    phase: 'raw noise-handshake IK, both sides on one thread',
-    handshakes_per_s: Math.round(rawNoise.perS),
-    handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
-    cpu_us_per_handshake_pair: Math.round(1e6 / rawNoise.perCpuS),
-  });
-  const handshake = await handshakePhases();
+  const rawNoise = emitRawNoise();
+  const handshake = await handshakePhases(rawNoise);
   const small = await stream(url, serverIdentity, server, 100);
   const large = await stream(url, serverIdentity, server, 16 * 1024);
   emit({
@@ -379,6 +398,7 @@ async function allPhases(): Promise<void> {
     raw_sodium_chacha20poly1305_mb_per_s: Number(raw.perS.toFixed(1)),
     raw_noise_ik_handshakes_per_s: Math.round(rawNoise.perS),
     raw_noise_ik_handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
+    raw_noise_ik_cpu_us_per_pair: Math.round(1e6 / rawNoise.perCpuS),
     handshake_clients: load.clients,
     handshake_client_threads: load.clientThreads,
     handshake_server_threads: load.serverThreads,
