@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProgram, type RunningProgram } from '../../src/apps/launcher.js';
+import { runProgramToEnd, startProgram, type RunningProgram } from '../../src/apps/launcher.js';
 import { Identity } from '../../src/crypto/identity.js';
 import { writeIdentityFile } from '../../src/files/identity_file.js';
 import { FileKind } from '../../src/files/formats.js';
@@ -135,4 +135,32 @@ t.test('stnode restarts on its app port at once after SIGTERM and after SIGKILL'
       await channelTo(ports.apps, app, identity.publicKey, 'app');
     },
   });
+});
+
+t.test('strelay and stindex refuse a port another server holds instead of sharing it', { timeout: 300_000 }, async (t) => {
+  const dir = tempDir('in-use');
+  const idfile = join(dir, 'server.ident');
+  writeIdentityFile(idfile, Identity.generate());
+  const trusted = join(dir, 'trusted');
+  mkdirSync(trusted);
+  const relay = startProgram('strelay', ['--idfile', idfile, '--laddr', '127.0.0.1:0', '--workers', '2']);
+  t.teardown(() => relay.stop('SIGKILL'));
+  const index = startProgram('stindex', ['--idfile', idfile, '--lclient', '127.0.0.1:0', '--lserver', '127.0.0.1:0', '--trusted', trusted, '--workers', '1']);
+  t.teardown(() => index.stop('SIGKILL'));
+  const relayPort = await relay.port('clients', START_MS);
+  const indexPort = await index.port('clients', START_MS);
+  // A program that wrongly shares the port keeps running: runProgramToEnd then fails on its deadline.
+  const secondRelay = await runProgramToEnd('strelay', ['--idfile', idfile, '--laddr', `127.0.0.1:${indexPort}`, '--workers', '2'], {}, START_MS);
+  t.equal(secondRelay.code, 1, 'a relay on the index server\'s port exits 1');
+  t.match(secondRelay.stderr, /cannot listen on 127\.0\.0\.1:\d+/);
+  const secondIndex = await runProgramToEnd('stindex', [
+    '--idfile', idfile, '--lclient', `127.0.0.1:${relayPort}`, '--lserver', '127.0.0.1:0', '--trusted', trusted, '--workers', '1',
+  ], {}, START_MS);
+  t.equal(secondIndex.code, 1, 'an index server on the relay\'s port exits 1');
+  t.match(secondIndex.stderr, /cannot listen on 127\.0\.0\.1:\d+/);
+  const thirdRelay = await runProgramToEnd('strelay', ['--idfile', idfile, '--laddr', `127.0.0.1:${relayPort}`, '--workers', '1'], {}, START_MS);
+  t.equal(thirdRelay.code, 1, 'a second relay on the relay\'s port exits 1');
+  t.match(thirdRelay.stderr, /cannot listen on 127\.0\.0\.1:\d+: address in use/);
+  t.equal((await relay.stop('SIGTERM', 60_000)).code, 0, 'the first relay was not disturbed');
+  t.equal((await index.stop('SIGTERM', 60_000)).code, 0, 'nor the first index server');
 });
