@@ -9,13 +9,13 @@ import {
   emptyChangeSet, type AppCommand, type AppError, type AppErrorCode, type AppMessage, type ChangeSet, type Effect,
   type FailureCause, type FunderEvent, type FunderOutput, type PaymentStatus, type PeerFault, type TransactionOutcome,
 } from './api.js';
-import { frozenAmount, idKey, newMutualCredit, withinTrust, type MutualCredit } from './mutual_credit.js';
+import { frozenAmount, idKey, newMutualCredit, type MutualCredit } from './mutual_credit.js';
 import {
   hashLock, moveDigest, moveSignedBytes, prefixHash, resetTermsSignedBytes, responseHash,
-  responseSignedBytes, tokenInfoHash, verifyMoveSignature, verifyResetTerms, verifyResponseSignature, type Signer,
+  responseSignedBytes, tokenInfoHash, verifyMoveSignature, verifyResetTerms, type Signer,
 } from './signing.js';
 import {
-  downstreamKey, newFriend, relaysKey, type Friend, type FunderState, type OpenInvoice, type Payment, type QueuedOp, type QueueName,
+  downstreamKey, newFriend, relaysKey, type Downstream, type Friend, type FunderState, type OpenInvoice, type Payment, type QueuedOp, type QueueName,
 } from './state.js';
 import {
   beginMove, checkMoveShape, compareCurrencies, finishMove, isValidCurrency, receiveMove, tokenInfo, tryAddOp,
@@ -505,22 +505,8 @@ function onCollect(ctx: Ctx, requestId: Uid, srcPlainLock: Uint8Array, destPlain
 /** The friend withdrew a request it had sent us. */
 function onExpired(ctx: Ctx, friend: Friend, currency: Currency, requestId: Uid): void {
   const rk = idKey(requestId);
-  const dk = downstreamKey(friend.key, currency, rk);
-  const down = ctx.state.downstream.get(dk);
-  if (down === undefined) return;
-  ctx.state.downstream.delete(dk);
-  ctx.changes.downstream.add(dk);
-  if (down.kind === 'invoice') {
-    const invoice = ctx.state.invoices.get(down.invoiceKey);
-    const itx = invoice?.txs.get(rk);
-    if (invoice !== undefined && itx !== undefined) {
-      invoice.txs.delete(rk);
-      invoice.accepted -= itx.destPayment;
-      invoice.completedBy = null;
-      ctx.changes.invoices.add(down.invoiceKey);
-    }
-    return;
-  }
+  const down = detachDownstream(ctx, friend, currency, rk);
+  if (down === null) return;
   const next = ctx.state.friends.get(down.friendKey);
   if (next === undefined) return;
   if (removeQueuedRequest(ctx, next, rk) !== null) {
@@ -536,6 +522,29 @@ function onExpired(ctx: Ctx, friend: Friend, currency: Currency, requestId: Uid)
   ctx.upstream(rk);
   const tx = next.channel.mutualCredits.get(currency)?.local.get(rk);
   if (tx !== undefined && tx.stage.kind === 'request') queueBackwards(ctx, next, currency, { kind: 'expire', requestId });
+}
+
+/**
+ * Forgets what we did with a request the friend sent us. A share of one of our invoices is
+ * withdrawn here; a request we forwarded is returned, because what it leaves us liable for
+ * differs between the callers.
+ */
+function detachDownstream(ctx: Ctx, friend: Friend, currency: Currency, rk: string): Extract<Downstream, { kind: 'friend' }> | null {
+  const dk = downstreamKey(friend.key, currency, rk);
+  const down = ctx.state.downstream.get(dk);
+  if (down === undefined) return null;
+  ctx.state.downstream.delete(dk);
+  ctx.changes.downstream.add(dk);
+  if (down.kind === 'friend') return down;
+  const invoice = ctx.state.invoices.get(down.invoiceKey);
+  const itx = invoice?.txs.get(rk);
+  if (invoice !== undefined && itx !== undefined) {
+    invoice.txs.delete(rk);
+    invoice.accepted -= itx.destPayment;
+    invoice.completedBy = null;
+    ctx.changes.invoices.add(down.invoiceKey);
+  }
+  return null;
 }
 
 function removeQueuedRequest(ctx: Ctx, friend: Friend, rk: string): QueuedOp | null {
@@ -706,22 +715,8 @@ function enterInconsistent(ctx: Ctx, friend: Friend, remoteTerms: ResetTerms | n
 
 /** A request the friend sent us can no longer be answered to it; whatever we forwarded stays liable to us. */
 function orphanDownstream(ctx: Ctx, friend: Friend, currency: Currency, rk: string): void {
-  const dk = downstreamKey(friend.key, currency, rk);
-  const down = ctx.state.downstream.get(dk);
-  if (down === undefined) return;
-  ctx.state.downstream.delete(dk);
-  ctx.changes.downstream.add(dk);
-  if (down.kind === 'invoice') {
-    const invoice = ctx.state.invoices.get(down.invoiceKey);
-    const itx = invoice?.txs.get(rk);
-    if (invoice !== undefined && itx !== undefined) {
-      invoice.txs.delete(rk);
-      invoice.accepted -= itx.destPayment;
-      invoice.completedBy = null;
-      ctx.changes.invoices.add(down.invoiceKey);
-    }
-    return;
-  }
+  const down = detachDownstream(ctx, friend, currency, rk);
+  if (down === null) return;
   const next = ctx.state.friends.get(down.friendKey);
   if (next !== undefined && removeQueuedRequest(ctx, next, rk) !== null) {
     ctx.changes.friends.add(next.key);

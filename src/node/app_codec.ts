@@ -17,6 +17,7 @@ import {
 import * as A from '../wire/generated/offset/app.js';
 import * as I from '../wire/generated/offset/index.js';
 import type { IndexRoute as Route, RequestRoutes as RoutesQuery } from '../index/types.js';
+import type { AppCommand } from '../funder/api.js';
 import type { PublicKey as PublicKeyStruct } from '../wire/generated/offset/common/public-key.js';
 import type { Hash32 as Hash32Struct } from '../wire/generated/offset/common/hash32.js';
 import type { Uid as UidStruct } from '../wire/generated/offset/common/uid.js';
@@ -159,38 +160,16 @@ export interface SignedToken {
  */
 export type { ExcludedEdge as DirectedEdge, IndexRoute as Route, RequestRoutes as RoutesQuery } from '../index/types.js';
 
-/** Request kinds follow the payment core's AppCommand kinds where they overlap. */
+/**
+ * What an app may ask: every payment-core command except `setRelays` (apps add and remove relays
+ * one at a time, and the node turns that into the core's whole list), plus the node's own kinds.
+ */
 export type AppRequestBody =
+  | Exclude<AppCommand, { readonly kind: 'setRelays' }>
   | { readonly kind: 'addRelay'; readonly relay: NamedAddress }
   | { readonly kind: 'removeRelay'; readonly publicKey: Uint8Array }
   | { readonly kind: 'addIndexServer'; readonly server: NamedAddress }
   | { readonly kind: 'removeIndexServer'; readonly publicKey: Uint8Array }
-  | { readonly kind: 'addFriend'; readonly publicKey: Uint8Array; readonly name: string; readonly relays: readonly RelayAddress[] }
-  | { readonly kind: 'removeFriend'; readonly publicKey: Uint8Array }
-  | { readonly kind: 'enableFriend'; readonly publicKey: Uint8Array }
-  | { readonly kind: 'disableFriend'; readonly publicKey: Uint8Array }
-  | { readonly kind: 'setFriendRelays'; readonly publicKey: Uint8Array; readonly relays: readonly RelayAddress[] }
-  | { readonly kind: 'setFriendName'; readonly publicKey: Uint8Array; readonly name: string }
-  | { readonly kind: 'openCurrency'; readonly publicKey: Uint8Array; readonly currency: string }
-  | { readonly kind: 'closeCurrency'; readonly publicKey: Uint8Array; readonly currency: string }
-  | { readonly kind: 'removeCurrency'; readonly publicKey: Uint8Array; readonly currency: string }
-  | { readonly kind: 'setMaxDebt'; readonly publicKey: Uint8Array; readonly currency: string; readonly remoteMaxDebt: bigint }
-  | { readonly kind: 'setRate'; readonly publicKey: Uint8Array; readonly currency: string; readonly rate: Rate }
-  | { readonly kind: 'resetFriendChannel'; readonly publicKey: Uint8Array; readonly resetToken: Uint8Array }
-  | { readonly kind: 'addInvoice'; readonly invoiceId: Uint8Array; readonly currency: string; readonly totalDestPayment: bigint }
-  | { readonly kind: 'cancelInvoice'; readonly invoiceId: Uint8Array }
-  | { readonly kind: 'commitInvoice'; readonly commit: Commit }
-  | {
-    readonly kind: 'createPayment'; readonly paymentId: Uint8Array; readonly invoiceId: Uint8Array; readonly currency: string;
-    readonly totalDestPayment: bigint; readonly destPublicKey: Uint8Array;
-  }
-  | {
-    readonly kind: 'createTransaction'; readonly paymentId: Uint8Array; readonly requestId: Uint8Array;
-    readonly route: readonly Uint8Array[]; readonly destPayment: bigint; readonly fees: bigint;
-  }
-  | { readonly kind: 'requestClosePayment'; readonly paymentId: Uint8Array }
-  | { readonly kind: 'paymentStatus'; readonly paymentId: Uint8Array }
-  | { readonly kind: 'ackClosePayment'; readonly paymentId: Uint8Array; readonly ackUid: Uint8Array }
   | ({ readonly kind: 'requestRoutes' } & RoutesQuery)
   | { readonly kind: 'friendLastToken'; readonly publicKey: Uint8Array };
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fromBase64Url, toBase64Url, toHex } from '../common/bytes.js';
 import { errorMessage } from '../common/errors.js';
 import { RocksStore, type BatchOp } from '../funder/store/rocks.js';
+import type { RetiredRelay } from './relay_listen_set.js';
 import { NodeError, NodeErrorCode } from './errors.js';
 
 /**
@@ -17,6 +18,7 @@ const KEY_FORMAT = 'meta/format';
 const KEY_IDENTITY = 'meta/identity';
 const KEY_INDEX_SERVERS = 'meta/index-servers';
 const KEY_RELAY_NAMES = 'meta/relay-names';
+const KEY_RETIRED_RELAYS = 'meta/retired-relays';
 
 export interface IndexServerEntry {
   readonly publicKey: Uint8Array;
@@ -76,20 +78,52 @@ export class NodeDb {
   }
 
   indexServers(): IndexServerEntry[] {
-    const raw = this.records.get(KEY_INDEX_SERVERS);
-    if (raw === undefined) return [];
-    const parsed = JSON.parse(raw) as { publicKey: string; address: string; name: string }[];
-    return parsed.map((item) => {
-      const key = fromBase64Url(item.publicKey);
-      if (key === null || key.byteLength !== 32) throw new NodeError(NodeErrorCode.DbCorrupt, 'bad index server record');
-      return { publicKey: key, address: item.address, name: item.name };
+    return this.list(KEY_INDEX_SERVERS, (item) => {
+      const { publicKey, address, name } = item as { publicKey?: unknown; address?: unknown; name?: unknown };
+      const key = typeof publicKey === 'string' ? fromBase64Url(publicKey) : null;
+      if (key === null || key.byteLength !== 32 || typeof address !== 'string' || typeof name !== 'string') return null;
+      return { publicKey: key, address, name };
     });
   }
 
   /** Names the owner gave its relays (the payment core keeps keys and addresses only). */
   relayNames(): Map<string, string> {
-    const raw = this.records.get(KEY_RELAY_NAMES);
-    return raw === undefined ? new Map() : new Map(JSON.parse(raw) as [string, string][]);
+    return new Map(this.list(KEY_RELAY_NAMES, (item) => (
+      Array.isArray(item) && item.length === 2 && typeof item[0] === 'string' && typeof item[1] === 'string' ? [item[0], item[1]] as const : null
+    )));
+  }
+
+  /** Relays the node moved away from and still listens on until their grace period ends. */
+  retiredRelays(): RetiredRelay[] {
+    return this.list(KEY_RETIRED_RELAYS, (item) => {
+      const { publicKey, address, untilMs } = item as { publicKey?: unknown; address?: unknown; untilMs?: unknown };
+      const key = typeof publicKey === 'string' ? fromBase64Url(publicKey) : null;
+      if (key === null || key.byteLength !== 32 || typeof address !== 'string' || typeof untilMs !== 'number') return null;
+      return { relay: { publicKey: key, address }, untilMs };
+    });
+  }
+
+  async saveRetiredRelays(retired: readonly RetiredRelay[]): Promise<void> {
+    const json = JSON.stringify(retired.map((r) => ({ publicKey: toBase64Url(r.relay.publicKey), address: r.relay.address, untilMs: r.untilMs })));
+    await this.put({ type: 'put', key: KEY_RETIRED_RELAYS, value: json });
+  }
+
+  /** A JSON list record, each item checked by `read`; anything unreadable is a corrupt database, named by key. */
+  private list<T>(key: string, read: (item: unknown) => T | null): T[] {
+    const raw = this.records.get(key);
+    if (raw === undefined) return [];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = null;
+    }
+    if (!Array.isArray(parsed)) throw new NodeError(NodeErrorCode.DbCorrupt, `${this.path}: record ${key} is not a list`);
+    return parsed.map((item, i) => {
+      const value = read(item);
+      if (value === null) throw new NodeError(NodeErrorCode.DbCorrupt, `${this.path}: record ${key} has a bad entry at ${i}`);
+      return value;
+    });
   }
 
   async saveIndexServers(servers: readonly IndexServerEntry[]): Promise<void> {

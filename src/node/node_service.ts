@@ -84,7 +84,11 @@ export class NodeService {
   private appServer!: AppServer;
   private tickTimer: NodeJS.Timeout | null = null;
   private indexServers: IndexServerEntry[] = [];
-  private readonly listenSet: RelayListenSet;
+  private listenSet!: RelayListenSet;
+  /** The listen set's revision whose old relays are in the database. */
+  private savedRetiredRevision = 0;
+  /** Saves of the old relays, in order; stop() waits for them before closing the database. */
+  private retiredSave: Promise<void> = Promise.resolve();
   private relayNames = new Map<string, string>();
   /** What apps were last told; the next change is sent as the difference from it. */
   private lastReport: NodeReport | null = null;
@@ -106,7 +110,6 @@ export class NodeService {
 
   private constructor(private readonly o: NodeServiceOptions, private readonly db: NodeDb) {
     this.log = o.logger ?? silentLogger;
-    this.listenSet = new RelayListenSet(o.relayGraceMs ?? RELAY_GRACE_MS_DEFAULT, MAX_RELAYS);
   }
 
   static async start(o: NodeServiceOptions): Promise<NodeService> {
@@ -167,6 +170,7 @@ export class NodeService {
     this.indexLink = new IndexLink(this.o.indexClientFactory, log.child({ component: 'node.index' }), this.o.indexUpdateDelayMs ?? 100);
     this.indexServers = this.db.indexServers();
     this.relayNames = this.db.relayNames();
+    this.listenSet = new RelayListenSet(this.o.relayGraceMs ?? RELAY_GRACE_MS_DEFAULT, MAX_RELAYS, this.db.retiredRelays());
     // The state first, so the first server configured gets the whole table at once.
     this.indexLink.onFunderState(this.engine.state);
     this.indexLink.setServers(this.indexServers);
@@ -200,6 +204,7 @@ export class NodeService {
     this.indexLink?.close();
     await this.indexChain.catch(() => undefined);
     await this.engine?.close();
+    await this.retiredSave;
     await this.db.close();
   }
 
@@ -269,6 +274,14 @@ export class NodeService {
     // references mean nothing to follow: the common case, once per turn under payment load.
     // The listening set is the same array until the relays change or an old relay's grace ends.
     const listening = this.listenSet.update(s.relays, Date.now());
+    if (this.listenSet.revision !== this.savedRetiredRevision) {
+      // Saved so that a restart within the grace period keeps listening on the old relays.
+      this.savedRetiredRevision = this.listenSet.revision;
+      const retired = this.listenSet.retiredRelays();
+      this.retiredSave = this.retiredSave
+        .then(() => this.db.saveRetiredRelays(retired))
+        .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot save the old relays'));
+    }
     const refs: unknown[] = [listening];
     for (const f of s.friends.values()) refs.push(f, f.enabled, f.relays);
     const last = this.linkRefs;

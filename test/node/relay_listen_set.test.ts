@@ -53,3 +53,24 @@ t.test('the same list comes back while nothing changed, so the node skips relink
   t.same(names(after), ['relay2:443']);
   t.equal(set.update(second, 62_000), after);
 });
+
+t.test('old relays saved before a restart are listened on until their grace period ends', async (t) => {
+  const before = new RelayListenSet(60_000, 16);
+  before.update([relay(1)], 0);
+  const revision = before.revision;
+  before.update([relay(2)], 1_000);
+  t.not(before.revision, revision, 'retiring a relay is a change to save');
+  const saved = before.retiredRelays();
+  t.same(saved.map((r) => [r.relay.address, r.untilMs]), [['relay1:443', 61_000]]);
+
+  const after = new RelayListenSet(60_000, 16, saved);
+  t.same(names(after.update([relay(2)], 5_000)), ['relay2:443', 'relay1:443'], 'the restarted node still listens on the old relay');
+  t.same(names(after.update([relay(2)], 61_000)), ['relay2:443'], 'until the grace period that began before the restart ends');
+  t.same(after.retiredRelays(), []);
+});
+
+t.test('restored old relays are bounded and give way to relays configured again', async (t) => {
+  const saved = [1, 2, 3].map((n) => ({ relay: relay(n), untilMs: 10_000 }));
+  t.same(names(new RelayListenSet(60_000, 2, saved).update([relay(9)], 0)), ['relay9:443', 'relay2:443', 'relay3:443'], 'the newest two are kept');
+  t.same(names(new RelayListenSet(60_000, 16, saved).update([relay(2)], 0)), ['relay2:443', 'relay1:443', 'relay3:443'], 'a configured relay is not an old one');
+});

@@ -3,7 +3,7 @@ import { OffsetError } from '../../common/errors.js';
 import type { ChangeSet, FailureCause } from '../api.js';
 import { newMutualCredit, type MutualCredit, type PendingTx } from '../mutual_credit.js';
 import { responseHash } from '../signing.js';
-import type { Friend, FunderState, OpenInvoice, Payment, PaymentTx, QueuedOp } from '../state.js';
+import type { FunderState, OpenInvoice, Payment, PaymentTx, QueuedOp } from '../state.js';
 import type { TokenChannel } from '../token_channel.js';
 import type { Commit, Receipt } from '../types.js';
 import { RecordFormatError } from './binary.js';
