@@ -53,7 +53,8 @@ function workload(updates: number): Workload {
 }
 
 function decodeUpdate(frame: Uint8Array): MutationsUpdate {
-  const decoded = decodeClientMessage(frame);
+  // As the server does: the frame is handed over for good, so the update borrows its bytes.
+  const decoded = decodeClientMessage(frame, { borrow: true });
   if (!decoded.ok || decoded.value.kind !== 'update') throw new Error('benchmark frame does not decode');
   return decoded.value.update;
 }

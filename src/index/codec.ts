@@ -5,14 +5,14 @@ import type { Rate } from '../common/rate.js';
 import { ClientBody } from '../wire/generated/offset/index/client-body.js';
 import { PeerBody } from '../wire/generated/offset/index/peer-body.js';
 import { ServerBody } from '../wire/generated/offset/index/server-body.js';
-import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_MUTATIONS_PER_UPDATE, MAX_ROUTE_LEN, MAX_ROUTES_PER_RESPONSE, SEARCH_BATCH_MAX } from './constants.js';
+import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_ROUTE_LEN, MAX_ROUTES_PER_RESPONSE, SEARCH_BATCH_MAX } from './constants.js';
 import { FlatTable, readU128, u32 } from '../wire/flat_table.js';
 import { verifyBuffer } from '../wire/verify.js';
+import { internCurrency, readVerifiedMutationsUpdate } from './update-reader.js';
 import type { TableName } from '../wire/generated/layouts.js';
 import type {
   ChainLink,
   ForwardMutationsUpdate,
-  IndexMutation,
   IndexRoute,
   MutationsUpdate,
   RequestRoutes,
@@ -104,40 +104,13 @@ function readRate(view: Uint8Array): Rate {
   return { mul: u32(view, 0), add: u32(view, 4) };
 }
 
-/** Recently read currency names by their bytes, so a busy ingest path does not rebuild them. */
-const currencyNames = new Map<number, string>();
-
 function readCurrency(table: FlatTable, index: number): string {
-  // A valid name is 1-16 bytes of printable ASCII, so it can be read without a UTF-8 decoder.
+  // Bounds and terminator checked here (worker messages skip the schema pass), then the
+  // name is validated and interned by the update reader's cache.
   const bytes = need(table.byteVector(index), 'currency');
-  const length = bytes.byteLength;
-  if (length < 1 || length > MAX_CURRENCY_BYTES) throw new Invalid('bad currency name');
-  const end = bytes.byteOffset - table.bytes.byteOffset + length;
+  const end = bytes.byteOffset - table.bytes.byteOffset + bytes.byteLength;
   if (end >= table.bytes.byteLength || table.bytes[end] !== 0) throw new Invalid('currency not terminated');
-  let hash = length;
-  for (let i = 0; i < length; i++) {
-    const c = bytes[i];
-    if (c < 0x21 || c > 0x7e) throw new Invalid('bad currency name');
-    hash = (Math.imul(hash, 31) + c) | 0;
-  }
-  const known = currencyNames.get(hash);
-  if (known !== undefined && known.length === length) {
-    let same = true;
-    for (let i = 0; i < length && same; i++) same = known.charCodeAt(i) === bytes[i];
-    if (same) return known;
-  }
-  const name = String.fromCharCode(...bytes);
-  if (currencyNames.size >= 4096) currencyNames.clear();
-  currencyNames.set(hash, name);
-  return name;
-}
-
-/** A U128 struct; amounts below 2^53 (nearly all) take one BigInt conversion instead of four. */
-function readAmount(bytes: Uint8Array): bigint {
-  const hi = u32(bytes, 0) | u32(bytes, 4);
-  const midHi = u32(bytes, 12);
-  if (hi === 0 && midHi < 0x200000) return BigInt(midHi * 0x100000000 + u32(bytes, 8));
-  return readU128(bytes);
+  return need(internCurrency(table.bytes, end - bytes.byteLength - 4), 'a valid currency name');
 }
 
 /** A currency name: 1 to 16 bytes of printable ASCII. */
@@ -146,48 +119,13 @@ export function isValidCurrency(currency: string): boolean {
 }
 
 /**
- * Updates are the ingest hot path: the fixed-size fields of one update are copied out in one
- * go into a private buffer and handed out as views of it (one allocation, not one per field).
+ * A MutationsUpdate table of a verified buffer (see update-reader.ts). `copy`: its byte fields
+ * are views of a private copy of the buffer (one copy in one go), so they outlive the input;
+ * otherwise views of the input itself.
  */
-class FieldCopier {
-  private readonly out: Uint8Array;
-  private at = 0;
-  constructor(bytes: number) {
-    this.out = new Uint8Array(bytes);
-  }
-  take(view: Uint8Array | null, what: string): Uint8Array {
-    const v = need(view, what);
-    const start = this.at;
-    this.out.set(v, start);
-    this.at += v.byteLength;
-    return this.out.subarray(start, this.at);
-  }
-}
-
-function readMutation(t: FlatTable, fields: FieldCopier): IndexMutation {
-  const kind = t.u8(0);
-  const friend = fields.take(t.struct(1, 32), 'friend');
-  const currency = readCurrency(t, 2);
-  if (kind === 1) return { kind: 'remove', friend, currency };
-  if (kind !== 0) throw new Invalid('bad mutation kind');
-  return { kind: 'update', friend, currency, recvCapacity: readAmount(need(t.struct(3, 16), 'capacity')), rate: readRate(need(t.struct(4, 8), 'rate')) };
-}
-
-function readMutationsUpdate(t: FlatTable): MutationsUpdate {
-  // One more than the limit is read so the core can count "too many" as its own reason.
-  const tables = need(t.tables(1, MAX_MUTATIONS_PER_UPDATE + 1), 'mutations');
-  const fields = new FieldCopier(32 + 32 + 16 + 16 + 64 + 32 * tables.length);
-  const mutations = tables.map((m) => readMutation(m, fields));
-  return {
-    node: fields.take(t.struct(0, 32), 'node'),
-    mutations,
-    timeHash: fields.take(t.struct(2, 32), 'time hash'),
-    sessionEpoch: t.u64(3),
-    sessionId: fields.take(t.struct(4, 16), 'session id'),
-    counter: t.u64(5),
-    randNonce: fields.take(t.struct(6, 16), 'nonce'),
-    signature: fields.take(t.struct(7, 64), 'signature'),
-  };
+function readMutationsUpdate(t: FlatTable, copy: boolean): MutationsUpdate {
+  const bytes = copy ? t.bytes.slice() : t.bytes;
+  return need(readVerifiedMutationsUpdate(bytes, t.pos), 'a valid update');
 }
 
 function readRequestRoutes(t: FlatTable): RequestRoutes {
@@ -259,11 +197,18 @@ function catching<T>(read: () => T): T | null {
   }
 }
 
-export function decodeClientMessage(bytes: Uint8Array): DecodeResult<ClientMsg> {
+/**
+ * A client frame. By default the byte fields of the result are copies, so they outlive `bytes`.
+ * With `borrow`, an update's byte fields are views of `bytes` (no copy): for a caller that owns
+ * the frame and never reuses or modifies it while the update lives (the ingest path: a channel
+ * hands each frame to its handler for good).
+ */
+export function decodeClientMessage(bytes: Uint8Array, options: { borrow?: boolean } = {}): DecodeResult<ClientMsg> {
+  const copyFields = options.borrow !== true;
   return guarded('ClientMessage', bytes, (root) =>
     catching((): ClientMsg | null => {
       const { type, body } = union(root);
-      if (type === ClientBody.MutationsUpdate) return { kind: 'update', update: readMutationsUpdate(body) };
+      if (type === ClientBody.MutationsUpdate) return { kind: 'update', update: readMutationsUpdate(body, copyFields) };
       if (type === ClientBody.RequestRoutes) return { kind: 'routes', request: readRequestRoutes(body) };
       return null;
     }),
@@ -289,7 +234,7 @@ export function decodePeerMessage(bytes: Uint8Array): DecodeResult<PeerMsg> {
       const { type, body } = union(root);
       if (type === PeerBody.TimeHash) return { kind: 'time', hash: readTimeHash(body) };
       if (type === PeerBody.ForwardMutationsUpdate) {
-        return { kind: 'forward', forward: { update: readMutationsUpdate(need(body.table(0), 'update')), chain: readChain(body) } };
+        return { kind: 'forward', forward: { update: readMutationsUpdate(need(body.table(0), 'update'), true), chain: readChain(body) } };
       }
       return null;
     }),

@@ -2,59 +2,144 @@ import * as flatbuffers from 'flatbuffers';
 import { SigningDomain } from '../crypto/domains.js';
 import { verifySignature } from '../crypto/identity.js';
 import { FlatTable } from '../wire/flat_table.js';
+import { assert } from '../common/errors.js';
+import { canonicalDigest, mutationsUpdateDigestRoom, writeMutationsUpdateDigest } from './signing.js';
+import type { MutationsUpdate } from './types.js';
 
 /**
  * The messages between the index server's main thread and its signature-check workers
- * (schemas/ingest.fbs). The main thread decodes each update anyway (it must screen it),
- * so it also writes the signed digest into the batch; a worker then does nothing but Ed25519.
+ * (schemas/ingest.fbs). The main thread decodes each update anyway (it must screen it), so it
+ * also writes the signed digest into the batch; a worker then does nothing but Ed25519.
  * Verdicts come back as one byte per item. Both buffers are transferred, never copied.
  */
-export class VerifyBatchBuilder {
-  private builder: flatbuffers.Builder;
-  private offsets: number[] = [];
 
-  constructor(private readonly initialBytes = 64 * 1024) {
-    this.builder = new flatbuffers.Builder(initialBytes);
+/** Where the one vtable every SignedDigest item shares sits. */
+const ITEM_VTABLE_AT = 4;
+/** A SignedDigest table: soffset, node (32), signature (64), digest uoffset; then the digest's length. */
+const ITEM_TABLE_BYTES = 104;
+const ITEM_HEAD_BYTES = ITEM_TABLE_BYTES + 4;
+/** Root uoffset, the item vtable (10 bytes, padded), the root's vtable (6, padded) and table (8), the vector's length. */
+const HEADER_BYTES = 4 + 12 + 8 + 8 + 4;
+
+/**
+ * Writes a VerifyBatch front to back with no FlatBuffers builder: every item shares one vtable
+ * near the start, items follow one another, and `finish` writes the root table and the items
+ * vector into room reserved for `itemsMax` entries just before the first item (so every offset
+ * points forward, as the format wants, without moving a byte). The result is an ordinary
+ * FlatBuffers buffer of the schema (test/index/ingest-codec.test.ts checks it with the schema
+ * verifier and the generated accessors).
+ */
+export class VerifyBatchBuilder {
+  private bytes: Uint8Array;
+  private at: number;
+  private readonly itemsStart: number;
+  private readonly items: Int32Array;
+  private count = 0;
+
+  constructor(
+    readonly itemsMax = 256,
+    private readonly initialBytes = 16 * 1024,
+  ) {
+    assert(Number.isInteger(itemsMax) && itemsMax >= 0, 'itemsMax must be a count');
+    this.itemsStart = HEADER_BYTES + 4 * itemsMax;
+    this.items = new Int32Array(itemsMax);
+    this.bytes = this.fresh();
+    this.at = this.itemsStart;
   }
 
   get size(): number {
-    return this.offsets.length;
+    return this.count;
   }
 
+  get full(): boolean {
+    return this.count >= this.itemsMax;
+  }
+
+  private fresh(): Uint8Array {
+    const bytes = new Uint8Array(Math.max(this.initialBytes, this.itemsStart + ITEM_HEAD_BYTES + 1024));
+    const vtable = [10, ITEM_TABLE_BYTES, 4, 36, 100];
+    for (let i = 0; i < vtable.length; i++) putU16(bytes, ITEM_VTABLE_AT + 2 * i, vtable[i]);
+    return bytes;
+  }
+
+  /** Room for an item whose digest takes up to `digestBytes`; returns where the item starts. */
+  private reserve(digestBytes: number): number {
+    assert(this.count < this.itemsMax, 'verify batch full');
+    const need = this.at + ITEM_HEAD_BYTES + digestBytes + 3;
+    if (need > this.bytes.byteLength) {
+      const grown = new Uint8Array(Math.max(need, this.bytes.byteLength * 2));
+      grown.set(this.bytes.subarray(0, this.at));
+      this.bytes = grown;
+    }
+    return this.at;
+  }
+
+  private commit(p: number, node: Uint8Array, signature: Uint8Array, digestBytes: number): void {
+    if (node.byteLength !== 32 || signature.byteLength !== 64) throw new RangeError('a node key is 32 bytes and a signature 64');
+    const b = this.bytes;
+    putU32(b, p, p - ITEM_VTABLE_AT);
+    b.set(node, p + 4);
+    b.set(signature, p + 36);
+    putU32(b, p + 100, 4);
+    putU32(b, p + 104, digestBytes);
+    this.items[this.count++] = p;
+    this.at = (p + ITEM_HEAD_BYTES + digestBytes + 3) & ~3;
+  }
+
+  /** One signature to check over an already computed digest. */
   add(node: Uint8Array, signature: Uint8Array, digest: Uint8Array): void {
-    const b = this.builder;
-    const bytes = b.createByteVector(digest);
-    b.startObject(3);
-    b.addFieldOffset(2, bytes, 0);
-    b.addFieldStruct(1, fixedStruct(b, signature, 64), 0);
-    b.addFieldStruct(0, fixedStruct(b, node, 32), 0);
-    this.offsets.push(b.endObject());
+    const p = this.reserve(digest.byteLength);
+    this.bytes.set(digest, p + ITEM_HEAD_BYTES);
+    this.commit(p, node, signature, digest.byteLength);
   }
 
-  /** The finished VerifyBatch, a view of a buffer the caller may transfer; resets the builder. */
+  /** An update's signature, its digest written straight into the batch (no copy of its own). */
+  addUpdate(update: MutationsUpdate): void {
+    const p = this.reserve(mutationsUpdateDigestRoom(update.mutations.length));
+    const end = writeMutationsUpdateDigest(update, this.bytes, p + ITEM_HEAD_BYTES);
+    if (end < 0) this.add(update.node, update.signature, canonicalDigest(update));
+    else this.commit(p, update.node, update.signature, end - p - ITEM_HEAD_BYTES);
+  }
+
+  /**
+   * The finished VerifyBatch, a view (from byte 0) of a buffer of its own that the caller may
+   * transfer; the builder starts a new one.
+   */
   finish(): Uint8Array {
-    const b = this.builder;
-    b.startVector(4, this.offsets.length, 4);
-    for (let i = this.offsets.length - 1; i >= 0; i--) b.addOffset(this.offsets[i]);
-    const items = b.endVector();
-    b.startObject(1);
-    b.addFieldOffset(0, items, 0);
-    b.finish(b.endObject());
-    const out = b.asUint8Array();
-    this.builder = new flatbuffers.Builder(this.initialBytes);
-    this.offsets = [];
+    const b = this.bytes;
+    const n = this.count;
+    const vector = this.itemsStart - 4 - 4 * n;
+    const table = vector - 8;
+    const vtable = table - 8;
+    putU16(b, vtable, 6);
+    putU16(b, vtable + 2, 8);
+    putU16(b, vtable + 4, 4);
+    putU32(b, table, table - vtable);
+    putU32(b, table + 4, vector - (table + 4));
+    putU32(b, vector, n);
+    for (let i = 0; i < n; i++) {
+      const entry = vector + 4 + 4 * i;
+      putU32(b, entry, this.items[i] - entry);
+    }
+    putU32(b, 0, table);
+    const out = b.subarray(0, this.at);
+    this.bytes = this.fresh();
+    this.at = this.itemsStart;
+    this.count = 0;
     return out;
   }
 }
 
-function fixedStruct(b: flatbuffers.Builder, bytes: Uint8Array, size: number): number {
-  if (bytes.byteLength !== size) throw new RangeError(`expected ${size} bytes`);
-  b.prep(1, size);
-  b.pad(size);
-  // The struct's bytes sit at the front of the written region (the builder grows downwards).
-  const bb = b.dataBuffer();
-  bb.bytes().set(bytes, bb.capacity() - b.offset());
-  return b.offset();
+function putU16(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+}
+
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { assert } from '../common/errors.js';
 import type { IndexCore, IngestOutcome, UpdateRejection } from './core.js';
 import { VerifyBatchBuilder } from './ingest-codec.js';
-import { mutationsUpdateDigest } from './signing.js';
 import type { ChainLink, ForwardMutationsUpdate, MutationsUpdate } from './types.js';
 import type { BatchVerifier } from './verify-pool.js';
 
@@ -40,7 +39,7 @@ interface Batch {
 export class IngestPipeline {
   private readonly queue: (Entry | undefined)[] = [];
   private head = 0;
-  private builder = new VerifyBatchBuilder();
+  private readonly builder: VerifyBatchBuilder;
   private building: Entry[] = [];
   private readonly ready: Batch[] = [];
   private inFlight = 0;
@@ -58,6 +57,7 @@ export class IngestPipeline {
   ) {
     this.batchFramesMax = options.batchFramesMax ?? 64;
     this.backlogMax = options.backlogMax ?? 16_384;
+    this.builder = new VerifyBatchBuilder(this.batchFramesMax);
   }
 
   /** Resolves once the signature checker has started (see BatchVerifier.ready). */
@@ -107,9 +107,9 @@ export class IngestPipeline {
       this.drain();
       return;
     }
-    this.builder.add(update.node, update.signature, mutationsUpdateDigest(update));
+    this.builder.addUpdate(update);
     this.building.push(entry);
-    if (this.building.length >= this.batchFramesMax) this.seal();
+    if (this.builder.full) this.seal();
     else if (!this.flushScheduled) {
       // Frames of one event-loop turn share a batch.
       this.flushScheduled = true;

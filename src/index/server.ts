@@ -351,7 +351,8 @@ export class IndexServer {
   }
 
   private onClientFrame(client: { channel: SecureChannel; open: number }, frame: Uint8Array): void {
-    const decoded = decodeClientMessage(frame);
+    // The channel hands each frame over for good, so an update may keep views of it.
+    const decoded = decodeClientMessage(frame, { borrow: true });
     if (!decoded.ok) {
       this.countRejection(this.core.rejectUpdate('malformed'));
       return;
