@@ -80,6 +80,9 @@ async function main(): Promise<void> {
   const seed = Buffer.from(process.env.BENCH_SERVER_SEED ?? '', 'hex');
   const threads = Number(process.env.BENCH_SERVER_THREADS ?? '1');
   if (seed.byteLength !== 32 || !(threads >= 1)) throw new Error('BENCH_SERVER_SEED (64 hex) and BENCH_SERVER_THREADS (>= 1) are required');
+  // listenSecure binds its port for one listener alone (src/transport/listen-port.ts), so
+  // listener threads can no longer share it.
+  if (threads > 1) throw new Error('--server-threads > 1 needs listenSecure to share its port, which it no longer does');
   const port = await freePort();
   // Worker threads do not inherit tsx's loader: register it before importing this file again.
   const api = import.meta.resolve('tsx/esm/api');

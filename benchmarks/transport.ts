@@ -5,7 +5,8 @@
  * is the summary.
  *
  * The server (uWS, benchmarks/transport-server.ts) runs in its own process, as deployed, with
- * --server-threads listener threads sharing the port. Handshake clients run in --client-threads
+ * --server-threads listener threads (only 1 for now: listenSecure binds its port for one
+ * listener alone, src/transport/listen-port.ts). Handshake clients run in --client-threads
  * worker threads of this process, --clients concurrent connections in all, each loop a full new
  * connection: TCP, WebSocket upgrade, Noise IK with the server key pinned, then one sealed
  * message (a frame carrying the client's key, the key confirmation and the goodbye), close. The
