@@ -32,3 +32,10 @@ export class RelayConfigError extends RelayError {
     super('ERR_RELAY_CONFIG', message);
   }
 }
+
+/** The relay cannot listen on its address (another server holds the port, or it is not local). */
+export class RelayListenError extends RelayError {
+  constructor(message: string) {
+    super('ERR_RELAY_LISTEN', message);
+  }
+}

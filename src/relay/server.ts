@@ -1,10 +1,11 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
 import type { Identity } from '../crypto/identity.js';
 import type { Logger } from '../common/log.js';
+import { probePort } from '../transport/listen-port.js';
 import { decodeWorkerMessage, encodeWorkerMessage, type WorkerMsg } from './codec.js';
 import type { RelayConfig } from './config.js';
+import { RelayListenError } from './errors.js';
 import { MatchingCore, type CoreEffect } from './matching_core.js';
 import { SharedCounters } from './shared_counters.js';
 
@@ -45,18 +46,6 @@ export interface RelayWorkerData {
 
 const CORE_TICK_MS = 250;
 
-/** A port the system considers free right now (bound and released by a plain TCP server). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 const STATS_TIMEOUT_MS = 2_000;
 
 const fromSource = import.meta.url.endsWith('.ts');
@@ -133,9 +122,13 @@ export class RelayServer {
         ports[b][a] = channel.port2;
       }
     }
-    // Every shard binds the same explicit port with SO_REUSEPORT. uWS does not share a port it
-    // was asked to choose itself, so port 0 is first resolved to a free port.
-    const port = this.o.port === 0 ? await freePort(this.o.host) : this.o.port;
+    // Every shard binds the same explicit port with SO_REUSEPORT. uWS neither shares a port it
+    // was asked to choose itself nor gives it SO_REUSEADDR (without which the relay's closed
+    // connections would keep a restart off the port for a minute, see listen-port.ts), so port 0
+    // is first resolved to a free port. A given port is probed without SO_REUSEPORT first, so a
+    // relay started on a port another server still holds fails instead of sharing it.
+    const port = await probePort(this.o.host, this.o.port);
+    if (port === null) throw new RelayListenError(`cannot listen on ${this.o.host}:${this.o.port}: address in use`);
     for (let index = 0; index < n; index++) await this.spawnWorker(index, port, ports[index]);
     this.boundPort = port;
     this.coreTimer = setInterval(() => this.apply(this.core.step({ type: 'tick' }, performance.now())), CORE_TICK_MS);

@@ -1,6 +1,7 @@
 import uws from '@trufflesuite/uws-js-unofficial';
 import type { MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
+import { assert } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import {
   CrossBatchWriter, CrossKind, Reason, decodeClientMessage, decodeCrossBatch, decodeTunnelFrame, encodeRelayMessage,
@@ -147,6 +148,10 @@ export class RelayShard {
   }
 
   start(): Promise<number> {
+    // Port 0 would get a port of this shard's own, shared with no other shard, and a listen
+    // socket without SO_REUSEADDR, whose connections keep a restarted relay off the port (the
+    // main thread resolves 0 first, see RelayServer.spawn).
+    assert(this.o.port !== 0, 'a shard listens on a port chosen for all shards');
     return new Promise((resolve, reject) => {
       this.app.listen(this.o.host, this.o.port, (socket) => {
         if (socket === false) {
@@ -715,6 +720,10 @@ export class RelayShard {
   private startDrain(graceMs: number): void {
     if (this.draining) return;
     this.draining = true;
+    // The listen socket closes first: nothing new arrives while clients are told to move on, and
+    // the shard's side of every connection, closed after the grace period, lingers in TIME_WAIT
+    // without keeping a restarted relay off the port (the listen socket has SO_REUSEADDR, which
+    // accepted sockets inherit; a socket of a killed relay is closed by the kernel the same way).
     this.closeListenSocket();
     for (const conn of this.conns.values()) {
       if (conn.state === 'listener' || conn.state === 'waiting' || conn.state === 'init') {

@@ -18,6 +18,7 @@ import { encodeHandshakeReject } from './codec.js';
 import { closeReasonText, TransportError, TransportErrorCode } from './errors.js';
 import type { FramePipe } from './pipe.js';
 import { CLOSE_NORMAL, CLOSE_TRANSPORT_ERROR } from './ws-pipe.js';
+import { listenExclusive } from './listen-port.js';
 
 const SEND_DROPPED = 2;
 /** The text uWS closes with when a message exceeds maxPayloadLength. */
@@ -213,7 +214,7 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
   });
 
   return new Promise((resolve, reject) => {
-    app.listen(params.host ?? '127.0.0.1', params.port, (token) => {
+    listenExclusive(app, params.host ?? '127.0.0.1', params.port).then((token) => {
       if (token === false) {
         reject(new TransportError(TransportErrorCode.ConnectFailed, `cannot listen on ${params.host ?? '127.0.0.1'}:${params.port}`));
         return;
@@ -225,6 +226,9 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
         close: (options) => {
           if (closing) return;
           closing = true;
+          // The listen socket goes first, so no connection arrives while the others close. Our
+          // side of each connection then closes first and lingers in TIME_WAIT; a successor
+          // binds over that because listenExclusive gave the listen socket SO_REUSEADDR.
           uWS.us_listen_socket_close(token);
           if (!options?.force) for (const channel of [...channels]) channel.close('server closing');
           for (const pipe of [...pipes]) {
@@ -233,6 +237,6 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
           }
         },
       });
-    });
+    }, reject);
   });
 }
