@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { type Logger, silentLogger } from '../common/log.js';
 import type { Identity } from '../crypto/identity.js';
 import { FileKind } from '../files/formats.js';
 import { readServerTicket } from '../files/tickets.js';
+import { probePort } from '../transport/listen-port.js';
 import { connectSecure, listenSecure, type SecureChannel, type SecureListener } from '../transport/transport.js';
 import { decodeClientMessage, decodePeerMessage, encodePeerMessage } from './codec.js';
 import { TICK_MS } from './constants.js';
@@ -105,22 +105,6 @@ const shardEntry = new URL(`../../workers/index_shard.${fromSource ? 'ts' : 'js'
 function tsxBootstrap(entry: URL): string {
   const api = import.meta.resolve('tsx/esm/api');
   return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-}
-
-/**
- * A port free right now (bound and released by a plain TCP server): every shard binds the same
- * explicit port, and uWS does not share a port it was asked to choose itself.
- */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createTcpServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 const SHARD_STOP_MS = 5_000;
@@ -494,7 +478,11 @@ export class IndexServer {
 
   private async startShards(): Promise<void> {
     const host = this.options.clientHost ?? '127.0.0.1';
-    const port = this.options.clientPort === 0 ? await freePort(host) : this.options.clientPort;
+    // Every shard binds the same port with SO_REUSEPORT (listenSecure's sharedPort). Port 0 is
+    // resolved here first, and a given port is probed without SO_REUSEPORT, so a server started
+    // on a port another still holds fails instead of sharing it (see listen-port.ts).
+    const port = await probePort(host, this.options.clientPort);
+    if (port === null) throw new Error(`cannot listen on ${host}:${this.options.clientPort}: address in use`);
     const count = Math.max(1, this.options.workers ?? 1);
     for (let index = 0; index < count; index++) await this.startShard(index, host, port);
     this.boundClientPort = port;

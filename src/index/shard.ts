@@ -109,6 +109,7 @@ export class IndexShard {
       port: this.o.port,
       identity: this.o.identity,
       purpose: 'index-client',
+      sharedPort: true,
       onChannel: (channel) => this.onChannel(channel),
     });
     this.report.markListening();

@@ -68,3 +68,14 @@ export async function listenExclusive(app: uWS.TemplatedApp, host: string, port:
   }
   return false;
 }
+
+/**
+ * Listens `app` on `host:port` with SO_REUSEADDR and SO_REUSEPORT (uWS's default for a given
+ * port), so the listeners of several threads of one server share the port. `port` must not be 0:
+ * uWS would pick a port of this listener's own, without SO_REUSEADDR.
+ */
+export function listenShared(app: uWS.TemplatedApp, host: string, port: number): Promise<uWS.us_listen_socket | false> {
+  assert(port !== 0, 'a shared port is chosen by the caller');
+  const listen = (app as unknown as { listen: ListenWithOptions }).listen.bind(app);
+  return new Promise((resolve) => listen(host, port, 0, resolve));
+}

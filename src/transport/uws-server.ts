@@ -18,7 +18,7 @@ import { encodeHandshakeReject } from './codec.js';
 import { closeReasonText, TransportError, TransportErrorCode } from './errors.js';
 import type { FramePipe } from './pipe.js';
 import { CLOSE_NORMAL, CLOSE_TRANSPORT_ERROR } from './ws-pipe.js';
-import { listenExclusive } from './listen-port.js';
+import { listenExclusive, listenShared } from './listen-port.js';
 
 const SEND_DROPPED = 2;
 /** The text uWS closes with when a message exceeds maxPayloadLength. */
@@ -131,6 +131,13 @@ export interface ListenParams {
   onHandshakeError?: (error: TransportError) => void;
   limits?: ListenLimits;
   options?: ChannelOptions;
+  /**
+   * Share the port with the other listeners of this process that set it too (SO_REUSEPORT, each
+   * typically in its own worker thread; the kernel spreads connections over them). The port must
+   * be given (not 0), chosen and probed by the caller (probePort), so a port another server holds
+   * is refused rather than shared. Default: the port is this listener's alone (listenExclusive).
+   */
+  sharedPort?: boolean;
 }
 
 export interface SecureListener {
@@ -214,7 +221,9 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
   });
 
   return new Promise((resolve, reject) => {
-    listenExclusive(app, params.host ?? '127.0.0.1', params.port).then((token) => {
+    const host = params.host ?? '127.0.0.1';
+    const listening = params.sharedPort ? listenShared(app, host, params.port) : listenExclusive(app, host, params.port);
+    listening.then((token) => {
       if (token === false) {
         reject(new TransportError(TransportErrorCode.ConnectFailed, `cannot listen on ${params.host ?? '127.0.0.1'}:${params.port}`));
         return;

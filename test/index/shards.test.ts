@@ -322,5 +322,5 @@ t.test('a client port another program holds makes start() fail cleanly, with eve
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
   t.teardown(() => holder.close());
   const port = (holder.address() as { port: number }).port;
-  await t.rejects(IndexServer.start({ identity: Identity.generate(), clientPort: port, serverPort: 0, workers: 2, tickMs: 60_000 }), /before listening/);
+  await t.rejects(IndexServer.start({ identity: Identity.generate(), clientPort: port, serverPort: 0, workers: 2, tickMs: 60_000 }), /address in use/);
 });
