@@ -324,3 +324,29 @@ t.test('a client port another program holds makes start() fail cleanly, with eve
   const port = (holder.address() as { port: number }).port;
   await t.rejects(IndexServer.start({ identity: Identity.generate(), clientPort: port, serverPort: 0, workers: 2, tickMs: 60_000 }), /address in use/);
 });
+
+t.test('a shard that fails closes its connections and ends; the server serves on with the other shard', async (t) => {
+  const { server, identity } = await serverWithChain(t);
+  const clients: RawClient[] = [];
+  t.teardown(() => clients.forEach((c) => c.channel.close()));
+  while (server.connectionsPerShard().some((n) => n === 0)) {
+    if (clients.length >= 64) throw new Error('64 connections all landed on one shard');
+    clients.push(await rawClient(server, identity.publicKey));
+    await until(() => server.clientConnections === clients.length, 'the shard to count the connection');
+  }
+  const onFirst = server.connectionsPerShard()[0];
+  // A fault inside shard 0 that no handler catches: a snapshot handle it cannot read.
+  const shards = (server as unknown as { shards: { worker: import('node:worker_threads').Worker }[] }).shards;
+  shards[0].worker.postMessage({ snapshot: { generation: 1e9, keys: null, keyCount: 1, reporting: null, currencies: null } });
+  await until(() => server.liveShards === 1, 'shard 0 to end');
+  await until(() => clients.filter((c) => c.closed()).length === onFirst, "shard 0's clients to see their connections end");
+  // New connections reach the listener left.
+  const late = await rawClient(server, identity.publicKey);
+  clients.push(late);
+  const id = sendRoutes(late, 1, 4);
+  await until(() => late.responses.has(id), 'an answer from the other shard');
+  t.equal(late.responses.get(id)!.routes.length, 1);
+  const survivor = clients.find((c) => !c.closed())!;
+  const again = sendRoutes(survivor, 1, 3);
+  await until(() => survivor.responses.has(again), "the other shard's older client answered too");
+});
