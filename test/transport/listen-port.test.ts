@@ -76,3 +76,23 @@ t.test('probing a port finds one held by SO_REUSEPORT listeners in use, and a fr
   t.not(other, free);
   t.equal(await probePort('127.0.0.1', other!), other, 'a released port probes free again');
 });
+
+t.test('listeners that ask for a shared port share it; an exclusive one is then refused there', async (t) => {
+  const identity = Identity.generate();
+  const channels: SecureChannel[] = [];
+  const port = (await probePort('127.0.0.1', 0))!;
+  const shared = (): Promise<SecureListener> =>
+    listenSecure({ port, identity, purpose: 'relay', sharedPort: true, onChannel: (c) => channels.push(c), options: { logger } });
+  const a = await shared();
+  const b = await shared();
+  t.teardown(() => [a, b].forEach((l) => l.close()));
+  t.equal(a.port, port);
+  t.equal(b.port, port);
+  await t.rejects(listen(port, identity, channels), TransportError, 'an exclusive listener does not join the shared port');
+  await dial(port, identity);
+  await until(() => channels.length === 1);
+  a.close();
+  await dial(port, identity);
+  await until(() => channels.length === 2);
+  t.pass('connections reach the listener left');
+});
