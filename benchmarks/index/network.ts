@@ -150,7 +150,7 @@ async function federation(ctx: NetworkContext): Promise<Record<string, unknown>>
         const response = await observer.requestRoutes({ currency: 'USD', amount: 10n, source: x.publicKey, destination: y.publicKey }).catch(() => null);
         if (response !== null && response.routes.length > 0) break;
         if (performance.now() - t0 > 5000) {
-          const stats = servers.map((srv) => ({ rejected: Object.fromEntries(srv.core.updateRejections), accepted: srv.core.updatesAccepted, nodes: srv.core.graph.reporterCount, routes: Object.fromEntries(srv.core.routeRejections) }));
+          const stats = servers.map((srv) => ({ rejected: Object.fromEntries(srv.core.updateRejections), accepted: srv.core.updatesAccepted, nodes: srv.core.graph.reporterCount, routes: Object.fromEntries(srv.routeRejections()) }));
           throw new Error(`update did not reach the third server: ${JSON.stringify(stats)}`);
         }
       }

@@ -7,7 +7,6 @@ import {
   DEFAULT_SEARCH_WORK,
   MAX_CHAIN_LINKS,
   MAX_MUTATIONS_PER_UPDATE,
-  MAX_ROUTE_LEN,
   NODE_TIMEOUT_TICKS,
   RATCHET_KEEP_TICKS,
   REPORT_TIMEOUT_TICKS,
@@ -15,9 +14,9 @@ import {
 import { WriteGraph } from './graph.js';
 import { HashClock } from './hash-clock.js';
 import { Ratchet } from './ratchet.js';
-import { planRoute, type PlanResult, type RouteView, type SearchBounds } from './route-plan.js';
+import type { SearchBounds } from './route-plan.js';
 import { verifyMutationsUpdate } from './signing.js';
-import type { ChainLink, ForwardMutationsUpdate, MutationsUpdate, RequestRoutes } from './types.js';
+import type { ChainLink, ForwardMutationsUpdate, MutationsUpdate } from './types.js';
 
 /**
  * The index server's pure core: hash clock, ratchet, graph write side and the acceptance rules
@@ -76,7 +75,6 @@ export class IndexCore {
   private readonly searchDeadlineMs: number;
   tick = 0;
   readonly updateRejections = new Map<UpdateRejection, number>();
-  readonly routeRejections = new Map<RouteRejection, number>();
   updatesAccepted = 0;
   mutationsApplied = 0;
 
@@ -105,11 +103,6 @@ export class IndexCore {
 
   rejectUpdate(reason: UpdateRejection): IngestOutcome {
     this.updateRejections.set(reason, (this.updateRejections.get(reason) ?? 0) + 1);
-    return { ok: false, reason };
-  }
-
-  rejectRoute(reason: RouteRejection): { ok: false; reason: RouteRejection } {
-    this.routeRejections.set(reason, (this.routeRejections.get(reason) ?? 0) + 1);
     return { ok: false, reason };
   }
 
@@ -213,13 +206,6 @@ export class IndexCore {
     this.mutationsApplied += update.mutations.length;
     const forward = chain.length < MAX_CHAIN_LINKS ? { update, chain: [...chain, pre.appendLink] } : null;
     return { ok: true, mutations: update.mutations.length, forward };
-  }
-
-  /** Turns a route request into a search on the newest write state, or a counted rejection. */
-  planSearch(request: RequestRoutes): PlanResult {
-    const view: RouteView = { knowsCurrency: (c) => this.graph.knowsCurrency(c), lookup: (k) => this.graph.keys.lookup(k), isReporting: (id) => this.graph.isReporting(id) };
-    const plan = planRoute(view, request, this.searchBounds);
-    return plan.ok ? plan : this.rejectRoute(plan.reason);
   }
 
   /** The work and time bounds of every search (the shards apply them). */

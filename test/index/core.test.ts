@@ -3,12 +3,13 @@ import { SigningDomain } from '../../src/crypto/domains.js';
 import { Identity } from '../../src/crypto/identity.js';
 import { randomBytes } from '../../src/crypto/primitives.js';
 import { decodeClientMessage, decodePeerMessage, encodeClientMessage, encodePeerMessage } from '../../src/index/codec.js';
-import { MAX_CHAIN_LINKS, MAX_CURRENCIES, MAX_MUTATIONS_PER_UPDATE } from '../../src/index/constants.js';
+import { MAX_CHAIN_LINKS, MAX_CURRENCIES, MAX_MUTATIONS_PER_UPDATE, MAX_ROUTE_LEN } from '../../src/index/constants.js';
 import { IndexCore } from '../../src/index/core.js';
 import { HashClock, hashList } from '../../src/index/hash-clock.js';
 import { Ratchet } from '../../src/index/ratchet.js';
+import { SearchExecutor } from '../../src/index/search-executor.js';
 import { mutationsUpdateDigest, signMutationsUpdate } from '../../src/index/signing.js';
-import type { IndexMutation, MutationsUpdate } from '../../src/index/types.js';
+import type { IndexMutation, MutationsUpdate, RequestRoutes } from '../../src/index/types.js';
 
 const alice = Identity.generate();
 const bob = Identity.generate();
@@ -159,16 +160,20 @@ t.test('a new currency past the limit is refused', async (t) => {
   });
 });
 
-t.test('route requests: unknown currency, absent nodes and bad amounts are counted', async (t) => {
+t.test('route requests planned on the snapshot of accepted updates: unknown currency, absent nodes and bad amounts are refused', async (t) => {
   const core = new IndexCore();
   t.ok(core.acceptClientUpdate(alice.publicKey, signed(alice, core)).ok);
   t.ok(core.acceptClientUpdate(bob.publicKey, signed(bob, core)).ok);
+  const executor = new SearchExecutor();
+  executor.install(core.graph.compact().handle);
+  const plan = (r: RequestRoutes) => executor.plan(r, core.searchBounds);
   const request = { requestId: randomBytes(16), currency: 'USD', amount: 10n, source: alice.publicKey, destination: bob.publicKey, exclude: null, maxHops: 0, maxFee: null, maxRoutes: 0 };
-  t.ok(core.planSearch(request).ok);
-  t.same(core.planSearch({ ...request, currency: 'EUR' }), { ok: false, reason: 'unknown-currency' });
-  t.same(core.planSearch({ ...request, destination: randomBytes(32) }), { ok: false, reason: 'absent-node' });
-  t.same(core.planSearch({ ...request, amount: 0n }), { ok: false, reason: 'bad-amount' });
-  t.equal(core.routeRejections.get('absent-node'), 1);
+  const planned = plan(request);
+  t.ok(planned.ok);
+  if (planned.ok) t.same([planned.search.maxHops, planned.search.workMax], [MAX_ROUTE_LEN - 1, core.searchBounds.workMax], 'the protocol hop cap and the core bounds');
+  t.same(plan({ ...request, currency: 'EUR' }), { ok: false, reason: 'unknown-currency' });
+  t.same(plan({ ...request, destination: randomBytes(32) }), { ok: false, reason: 'absent-node' });
+  t.same(plan({ ...request, amount: 0n }), { ok: false, reason: 'bad-amount' });
 });
 
 t.test('codec round-trips client and peer messages and refuses garbage', async (t) => {
