@@ -5,11 +5,39 @@
  * is the summary.
  *
  * The server (uWS, benchmarks/transport-server.ts) runs in its own process, as deployed, with
- * --server-threads listener threads sharing the port. Handshake clients (ws) run in
- * --client-threads worker threads of this process, --clients concurrent connections in all, each
- * loop a full new connection: TCP, WebSocket upgrade, Noise IK with the server key pinned, key
- * confirmation, goodbye, close. Load generator and server share this machine's cores, so every
- * client and server cycle counts against the rate. Stream phases use one client in this thread.
+ * --server-threads listener threads (only 1 for now: listenSecure binds its port for one
+ * listener alone, src/transport/listen-port.ts). Handshake clients run in --client-threads
+ * worker threads of this process, --clients concurrent connections in all, each loop a full new
+ * connection: TCP, WebSocket upgrade, Noise IK with the server key pinned, then one sealed
+ * message (a frame carrying the client's key, the key confirmation and the goodbye), close. The
+ * server counts a handshake only when that frame opened and equals the key the handshake
+ * proved, and the phase fails if it verified fewer than the clients completed.
+ *
+ * Each handshake phase starts with a warm-up counted in handshakes (3,000 per client thread, at
+ * most 20 s; --quick: 1,000, 5 s): a fresh process keeps compiling for its first few thousand
+ * handshakes, and that compilation ran on V8's background threads during a time-based
+ * one-second warm-up's measured run, a fifth of the server's CPU per handshake. The figures are
+ * a warm server's and warm clients'.
+ *
+ * Two load generators, both running the product SecureChannel (handshake, session, sealing)
+ * over a different socket, reported side by side:
+ *   handshakes_per_s            the lean load generator (benchmarks/lean-ws-pipe.ts: raw `net`
+ *                               sockets with a real HTTP/1.1 upgrade, Sec-WebSocket-Accept
+ *                               checked, masked frames). This is the server's handshake
+ *                               capacity: client and server share this machine's cores, so the
+ *                               client's CPU counts against the rate, and a server's capacity is
+ *                               conventionally measured with a generator that spends as little
+ *                               as it can (as wrk is for HTTP servers).
+ *   handshakes_per_s_ws_client  the product client (`ws`, connectSecure), which costs about
+ *                               twice the server's CPU per connection: what a machine running
+ *                               both ends of product connections achieves.
+ * Each comes with the CPU microseconds per handshake on each side (handshake_client_cpu_us,
+ * handshake_server_cpu_us, and the same with _ws_client), which compare across runs on a busy
+ * machine better than rates do, the server's handshakes per CPU second of its own
+ * (server_handshakes_per_cpu_s: its rate per core were the load generated elsewhere), and handshake_cpu_over_raw_noise: both sides' CPU per
+ * handshake over the bare Noise IK pair's (raw_noise_ik_cpu_us_per_pair, measured in the same
+ * run), what a connection costs beyond its cryptography. --handshakes-only keeps the raw Noise
+ * phase for that ratio.
  *
  * The machine is shared, so wall-clock rates understate what the code does when other work
  * competes for the cores. Each phase therefore also reports the CPU seconds both processes
@@ -17,6 +45,7 @@
  * second, which is steadier.
  *
  *   npm run bench:transport [-- --quick] [--clients 64] [--client-threads 2] [--server-threads 1]
+ *                           [--handshakes-only] [--client lean|ws|both]
  */
 import { fork } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -39,13 +68,22 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '64' },
     'client-threads': { type: 'string', default: '2' },
     'server-threads': { type: 'string', default: '1' },
-    // Only the handshake phase, summary line included (for comparing builds back to back).
+    // Only the handshake phases, summary line included (for comparing builds back to back).
     'handshakes-only': { type: 'boolean', default: false },
+    // Which load generators run the handshake phases: lean, ws or both.
+    client: { type: 'string', default: 'both' },
   },
 });
 const quick = args.quick;
 const phaseMs = quick ? 2_000 : 6_000;
-const warmupMs = quick ? 500 : 1_000;
+/**
+ * Warm-up per client thread before each handshake phase, in handshakes (capped in time): the
+ * server and the clients keep compiling hot code for their first few thousand handshakes, and
+ * that compilation, on V8's background threads, would be billed to the measured handshakes (it
+ * was a fifth of the server's CPU per handshake in a fresh server). --quick warms up less.
+ */
+const warmupHandshakesPerThread = quick ? 1_000 : 3_000;
+const warmupMsMax = quick ? 5_000 : 20_000;
 
 function emit(value: object): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -97,6 +135,8 @@ interface ServerProcess {
   port: number;
   /** CPU microseconds of the whole server process (every thread) so far. */
   cpu(): Promise<NodeJS.CpuUsage>;
+  /** Handshakes the server verified so far (see transport-server.ts). */
+  verified(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -112,18 +152,20 @@ async function startServer(seed: Uint8Array, threads: number): Promise<ServerPro
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`benchmark server exited with ${code}`)));
   });
+  const ask = <T>(request: 'cpu' | 'verified'): Promise<T> =>
+    new Promise((resolve) => {
+      const onMessage = (message: Record<string, unknown>): void => {
+        if (message[request] === undefined) return;
+        child.off('message', onMessage);
+        resolve(message[request] as T);
+      };
+      child.on('message', onMessage);
+      child.send({ [request]: true });
+    });
   return {
     port,
-    cpu: () =>
-      new Promise((resolve) => {
-        const onMessage = (message: { cpu?: NodeJS.CpuUsage }): void => {
-          if (message.cpu === undefined) return;
-          child.off('message', onMessage);
-          resolve(message.cpu);
-        };
-        child.on('message', onMessage);
-        child.send({ cpu: true });
-      }),
+    cpu: () => ask<NodeJS.CpuUsage>('cpu'),
+    verified: () => ask<number>('verified'),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -145,12 +187,20 @@ interface HandshakeLoad {
   serverThreads: number;
 }
 
+interface HandshakeFigures {
+  rate: number;
+  perCpuS: number;
+  clientCpuUs: number;
+  serverCpuUs: number;
+}
+
 async function handshakes(
   url: string,
   server: Identity,
   serverProcess: ServerProcess,
   load: HandshakeLoad,
-): Promise<{ rate: number; perCpuS: number; clientCpuUs: number; serverCpuUs: number }> {
+  client: ClientThreadData['client'],
+): Promise<HandshakeFigures> {
   const perThread = Array.from({ length: load.clientThreads }, (_, i) =>
     Math.floor(load.clients / load.clientThreads) + (i < load.clients % load.clientThreads ? 1 : 0),
   );
@@ -160,15 +210,18 @@ async function handshakes(
       serverKey: server.publicKey,
       loops,
       identities: Math.max(64, loops * 8),
-      warmupMs,
+      warmupHandshakes: warmupHandshakesPerThread,
+      warmupMsMax,
+      client,
     } satisfies ClientThreadData),
   );
-  await Promise.all(
-    workers.map((worker) => new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve());
+  const warmups = await Promise.all(
+    workers.map((worker) => new Promise<number>((resolve, reject) => {
+      worker.once('message', (message: { warmupHandshakes: number }) => resolve(message.warmupHandshakes));
       worker.once('error', reject);
     })),
   );
+  const verifiedStart = await serverProcess.verified();
   const serverCpuStart = await serverProcess.cpu();
   const cpuStart = process.cpuUsage();
   const start = performance.now();
@@ -183,18 +236,29 @@ async function handshakes(
   const clientCpu = cpuSeconds(cpuStart);
   const serverCpuEnd = await serverProcess.cpu();
   const serverCpu = (serverCpuEnd.user - serverCpuStart.user + serverCpuEnd.system - serverCpuStart.system) / 1e6;
-  await Promise.all(workers.map((worker) => worker.terminate()));
   const done = results.reduce((sum, r) => sum + r.done, 0);
   const failed = results.reduce((sum, r) => sum + r.failed, 0);
+  // The last clients' sealed frames may still be on their way to the server: wait for them
+  // (with the client threads alive: ending one resets its sockets, which can drop unread data).
+  let verified = 0;
+  for (let i = 0; i < 100; i++) {
+    verified = (await serverProcess.verified()) - verifiedStart;
+    if (verified >= done) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await Promise.all(workers.map((worker) => worker.terminate()));
+  if (verified < done) throw new Error(`${client} clients completed ${done} handshakes, the server verified only ${verified}`);
   const rate = done / seconds;
   const cpu = clientCpu + serverCpu;
   emit({
-    phase: 'handshakes',
-    how: `server: its own process, ${load.serverThreads} listener thread(s) on one port; clients: ${load.clients} concurrent in ${load.clientThreads} worker thread(s) of the benchmark process; each handshake a new TCP + WebSocket connection, Noise IK, key confirmation, goodbye, close`,
+    phase: client === 'lean' ? 'handshakes, lean load generator' : 'handshakes, product ws client',
+    how: `server: its own process, ${load.serverThreads} listener thread(s) on one port; clients (${client === 'lean' ? 'raw net sockets, benchmarks/lean-ws-pipe.ts' : 'ws, connectSecure'}): ${load.clients} concurrent in ${load.clientThreads} worker thread(s) of the benchmark process; each handshake a new TCP + WebSocket connection, Noise IK, one sealed message (a frame with the client key, key confirmation, goodbye) verified by the server, close`,
     clients: load.clients,
     client_threads: load.clientThreads,
     server_threads: load.serverThreads,
+    warmup_handshakes: warmups.reduce((sum, n) => sum + n, 0),
     handshakes: done,
+    server_verified: verified,
     failed,
     seconds: Number(seconds.toFixed(2)),
     handshakes_per_s: Math.round(rate),
@@ -274,19 +338,64 @@ async function stream(
   return result;
 }
 
+/**
+ * Handshake figures of both load generators, as summary keys: the lean one's unsuffixed. Each
+ * also as CPU per handshake (both sides) over the bare Noise IK pair's CPU measured in the same
+ * run: how much the connection costs beyond its cryptography, a ratio that moves less with the
+ * machine's load than the rates do.
+ */
+function handshakeSummary(lean: HandshakeFigures | null, ws: HandshakeFigures | null, rawNoisePairCpuUs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [figures, suffix] of [[lean, ''], [ws, '_ws_client']] as const) {
+    if (figures === null) continue;
+    out[`handshakes_per_s${suffix}`] = Math.round(figures.rate);
+    out[`handshakes_per_cpu_s${suffix}`] = Math.round(figures.perCpuS);
+    out[`handshake_client_cpu_us${suffix}`] = figures.clientCpuUs;
+    out[`handshake_server_cpu_us${suffix}`] = figures.serverCpuUs;
+    // What the server alone does per CPU second: its rate with the load generated elsewhere.
+    out[`server_handshakes_per_cpu_s${suffix}`] = Math.round(1e6 / figures.serverCpuUs);
+    out[`handshake_cpu_over_raw_noise${suffix}`] = Number(((figures.clientCpuUs + figures.serverCpuUs) / rawNoisePairCpuUs).toFixed(2));
+  }
+  return out;
+}
+
 const load: HandshakeLoad = {
   clients: Number(args.clients),
   clientThreads: Number(args['client-threads']),
   serverThreads: Number(args['server-threads']),
 };
 for (const [name, value] of Object.entries(load)) if (!(Number.isInteger(value) && value >= 1)) throw new RangeError(`--${name} must be a positive integer`);
+const clientKinds = args.client;
+if (clientKinds !== 'both' && clientKinds !== 'lean' && clientKinds !== 'ws') throw new RangeError('--client must be lean, ws or both');
 const serverIdentity = Identity.generate();
 const server = await startServer(serverIdentity.seed, load.serverThreads);
 const url = `ws://127.0.0.1:${server.port}/`;
+
+async function handshakePhases(rawNoise: { perCpuS: number }): Promise<Record<string, number>> {
+  const lean = clientKinds === 'ws' ? null : await handshakes(url, serverIdentity, server, load, 'lean');
+  const ws = clientKinds === 'lean' ? null : await handshakes(url, serverIdentity, server, load, 'ws');
+  return handshakeSummary(lean, ws, 1e6 / rawNoise.perCpuS);
+}
+
+function emitRawNoise(): { perS: number; perCpuS: number } {
+  const rawNoise = rawNoiseIkPerS();
+  emit({
+    phase: 'raw noise-handshake IK, both sides on one thread',
+    handshakes_per_s: Math.round(rawNoise.perS),
+    handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
+    cpu_us_per_handshake_pair: Math.round(1e6 / rawNoise.perCpuS),
+  });
+  return rawNoise;
+}
+
 try {
   if (args['handshakes-only']) {
-    const handshake = await handshakes(url, serverIdentity, server, load);
-    emit({ handshakes_per_s: Math.round(handshake.rate), handshakes_per_cpu_s: Math.round(handshake.perCpuS), handshake_client_cpu_us: handshake.clientCpuUs, handshake_server_cpu_us: handshake.serverCpuUs, load_average_1m: Number(loadavg()[0].toFixed(2)) });
+    const rawNoise = emitRawNoise();
+    emit({
+      ...(await handshakePhases(rawNoise)),
+      raw_noise_ik_cpu_us_per_pair: Math.round(1e6 / rawNoise.perCpuS),
+      load_average_1m: Number(loadavg()[0].toFixed(2)),
+    });
   } else {
     await allPhases();
   }
@@ -297,31 +406,24 @@ try {
 async function allPhases(): Promise<void> {
   const raw = rawAeadMbPerS();
   emit({ phase: 'raw sodium chacha20-poly1305 16 KiB', mb_per_s: Number(raw.perS.toFixed(1)), mb_per_cpu_s: Number(raw.perCpuS.toFixed(1)) });
-  const rawNoise = rawNoiseIkPerS();
-  emit({
-    phase: 'raw noise-handshake IK, both sides on one thread',
-    handshakes_per_s: Math.round(rawNoise.perS),
-    handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
-  });
-  const handshake = await handshakes(url, serverIdentity, server, load);
+  const rawNoise = emitRawNoise();
+  const handshake = await handshakePhases(rawNoise);
   const small = await stream(url, serverIdentity, server, 100);
   const large = await stream(url, serverIdentity, server, 16 * 1024);
   emit({
-    handshakes_per_s: Math.round(handshake.rate),
+    ...handshake,
     frames_per_s_100B: Math.round(small.framesPerS),
     mb_per_s_16KiB: Number(large.mbPerS.toFixed(1)),
     raw_sodium_chacha20poly1305_mb_per_s: Number(raw.perS.toFixed(1)),
     raw_noise_ik_handshakes_per_s: Math.round(rawNoise.perS),
-    handshakes_per_cpu_s: Math.round(handshake.perCpuS),
-    handshake_client_cpu_us: handshake.clientCpuUs,
-    handshake_server_cpu_us: handshake.serverCpuUs,
+    raw_noise_ik_handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
+    raw_noise_ik_cpu_us_per_pair: Math.round(1e6 / rawNoise.perCpuS),
     handshake_clients: load.clients,
     handshake_client_threads: load.clientThreads,
     handshake_server_threads: load.serverThreads,
     frames_per_cpu_s_100B: Math.round(small.framesPerCpuS),
     mb_per_cpu_s_16KiB: Number(large.mbPerCpuS.toFixed(1)),
     raw_sodium_chacha20poly1305_mb_per_cpu_s: Number(raw.perCpuS.toFixed(1)),
-    raw_noise_ik_handshakes_per_cpu_s: Math.round(rawNoise.perCpuS),
     quick,
     cores: availableParallelism(),
     load_average_1m: Number(loadavg()[0].toFixed(2)),

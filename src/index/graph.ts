@@ -1,5 +1,6 @@
 import { assert } from '../common/errors.js';
 import type { Rate } from '../common/rate.js';
+import { byteTag } from './byte-tag.js';
 import { MAX_CURRENCIES } from './constants.js';
 import { CurrencyGraph, floorToDouble, Snapshot, type SnapshotHandle } from './snapshot.js';
 import type { IndexMutation } from './types.js';
@@ -46,7 +47,7 @@ export class KeyTable {
   }
 
   static tag(key: Uint8Array): string {
-    return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    return byteTag(key);
   }
 
   lookup(key: Uint8Array): number | undefined {
@@ -193,8 +194,19 @@ export class WriteGraph {
           byReporter.set(nodeId, mine);
         }
         const friendId = this.keys.intern(m.friend);
-        if (!mine.has(friendId)) this.reportCount++;
-        mine.set(friendId, setReport(m.recvCapacity, m.rate, tick));
+        const report = mine.get(friendId);
+        if (report === undefined) {
+          this.reportCount++;
+          mine.set(friendId, setReport(m.recvCapacity, m.rate, tick));
+        } else {
+          // In place: reports are long-lived, so a new object per update is old-generation
+          // garbage; nothing outside a compaction holds a report.
+          report.capacity = m.recvCapacity;
+          report.capacityFloor = floorToDouble(m.recvCapacity);
+          report.mul = m.rate.mul;
+          report.add = m.rate.add;
+          report.tick = tick;
+        }
         this.markDirty(c, nodeId, friendId);
       } else {
         const c = this.currencyIds.get(m.currency);

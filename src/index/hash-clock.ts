@@ -1,5 +1,6 @@
 import { bytesEqual } from '../common/bytes.js';
 import { hash, randomBytes } from '../crypto/primitives.js';
+import { byteTag } from './byte-tag.js';
 import { MAX_CHAIN_LINKS, MAX_LINK_HASHES, RECENT_TICK_HASHES } from './constants.js';
 import type { ChainLink } from './types.js';
 
@@ -26,7 +27,7 @@ interface Tick {
   readonly tag: string;
 }
 
-const tagOf = (h: Uint8Array) => Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('latin1');
+const tagOf = byteTag;
 
 export type ChainVerdict =
   | { readonly ok: true; readonly appendLink: ChainLink }

@@ -1,3 +1,5 @@
+import { byteTag } from './byte-tag.js';
+
 /**
  * Per-node replay protection. Sessions are ordered by a signed epoch: a newer epoch replaces
  * the session, an older one is refused, and a different session id under the same epoch is
@@ -23,7 +25,7 @@ export class Ratchet {
   }
 
   static tag(bytes: Uint8Array): string {
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    return byteTag(bytes);
   }
 
   check(node: Uint8Array, epoch: bigint, sessionId: Uint8Array, counter: bigint): RatchetVerdict {
@@ -37,8 +39,20 @@ export class Ratchet {
   /** Records an accepted update; call only after `check` said ok and every other check passed. */
   commit(node: Uint8Array, epoch: bigint, sessionId: Uint8Array, counter: bigint, tick: number): void {
     const tag = Ratchet.tag(node);
+    const entry = this.entries.get(tag);
+    if (entry === undefined) {
+      this.entries.set(tag, { epoch, sessionTag: Ratchet.tag(sessionId), counter, tick });
+      return;
+    }
+    // Updated in place (entries are long-lived; a new one per update is old-generation
+    // garbage), and moved to the end: insertion order is refresh order, which expire relies on.
     this.entries.delete(tag);
-    this.entries.set(tag, { epoch, sessionTag: Ratchet.tag(sessionId), counter, tick });
+    const sessionTag = Ratchet.tag(sessionId);
+    if (sessionTag !== entry.sessionTag) entry.sessionTag = sessionTag;
+    entry.epoch = epoch;
+    entry.counter = counter;
+    entry.tick = tick;
+    this.entries.set(tag, entry);
   }
 
   /** Forgets nodes silent for `keepTicks`; by then no copy of their updates can be fresh. */

@@ -88,6 +88,30 @@ function pinnedStatic(ed25519: Uint8Array): Buffer | null {
 }
 
 /**
+ * Initiators' Ed25519 keys converted to X25519, most recently seen last. The conversion checks
+ * the point is in the main subgroup (a scalar multiplication), a tenth of a responder's handshake
+ * CPU; nodes reconnect to the same servers, so a bounded LRU spares most of them. The result is
+ * a pure function of the key, so a cached answer is the computed one; a flood of new keys only
+ * evicts, each still converted once.
+ */
+const initiatorStatics = new Map<string, Buffer | null>();
+const INITIATOR_STATICS_MAX = 16_384;
+
+function initiatorStatic(ed25519: Uint8Array): Buffer | null {
+  if (ed25519.byteLength !== KEY_BYTES) return null;
+  const id = asBuffer(ed25519).toString('latin1');
+  let value = initiatorStatics.get(id);
+  if (value !== undefined) {
+    initiatorStatics.delete(id);
+  } else {
+    value = curvePublicFromEd25519(ed25519);
+    if (initiatorStatics.size >= INITIATOR_STATICS_MAX) initiatorStatics.delete(initiatorStatics.keys().next().value as string);
+  }
+  initiatorStatics.set(id, value);
+  return value;
+}
+
+/**
  * Each identity's handshake payload per frame limit: the same bytes on every handshake (Noise
  * encrypts them without modifying them), so they are encoded once.
  */
@@ -276,8 +300,8 @@ export class ResponderHandshake {
     const payload = decodeHandshakePayload(payloadBytes);
     if (!payload.ok) return failure(TransportErrorCode.HandshakeFailed, payload.error.message, this.reject(CloseCode.HandshakeFailed, 'bad payload'));
     const identity = payload.value.identity;
-    const claimedStatic = curvePublicFromEd25519(identity);
-    if (claimedStatic === null || this.noise.rs === null || identity.byteLength !== KEY_BYTES || !bytesEqual(claimedStatic, this.noise.rs)) {
+    const claimedStatic = initiatorStatic(identity);
+    if (claimedStatic === null || this.noise.rs === null || !bytesEqual(claimedStatic, this.noise.rs)) {
       return failure(
         TransportErrorCode.WrongKey,
         `initiator identity ${keyText(identity)} does not match its Noise static key`,

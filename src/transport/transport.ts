@@ -9,7 +9,8 @@
  *                  A relay tunnel is just another FramePipe, so the channel runs end to end over it.
  *   codec.ts       FlatBuffers (schemas/transport.fbs) encoders and bounds-checked decoders (fb-reader.ts).
  *   handshake.ts   Pure Noise IK state machines (noise-handshake on sodium-native). X25519 statics are
- *                  converted once from the Ed25519 identities; each side's Ed25519 key travels encrypted
+ *                  converted once from the Ed25519 identities (initiators' keys on a responder through a
+ *                  bounded LRU, as nodes reconnect); each side's Ed25519 key travels encrypted
  *                  in its handshake payload and must convert to the static the handshake proved; the
  *                  initiator pins the responder's key from its ticket. The Noise prologue binds the
  *                  protocol version and the link purpose; cleartext copies of both in the first two
@@ -46,7 +47,9 @@
  * handshake timeout, unauthorized key, busy server, protocol violation.
  *
  * Tests: test/transport (every bad input over real sockets, rekey overlap, the noise-c IK vector),
- * test/fuzz/transport.test.ts (every decoder). Benchmark: npm run bench:transport [-- --quick].
+ * test/fuzz/transport.test.ts (every decoder). Benchmark: npm run bench:transport [-- --quick]; its
+ * handshake load comes from a lean raw-socket WebSocket client (benchmarks/lean-ws-pipe.ts, load
+ * generation only) and from the product ws client, side by side.
  *
  * Known limits: an Ed25519 key and its negation convert to the same X25519 key, so the key a responder
  * reports could be the negation of the one the initiator holds; only the holder of the secret scalar

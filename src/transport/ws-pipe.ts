@@ -194,9 +194,14 @@ export function openPipe(url: string, maxPayload: number, timeoutMs: number): Pr
     try {
       // No handshakeTimeout: ws implements it as an HTTP request timeout, which re-arms a
       // timer on every socket event; one plain timer (below) does the same job.
+      // Already the cheapest ws setup for this use: no compression (its negotiation and zlib
+      // state per socket), no agent (createConnection), the payload limit checked at the frame
+      // header; UTF-8 checks skipped, as they apply only to text messages (refused here) and
+      // close reasons (display text).
       socket = new WebSocket(parseUrl(url), {
         maxPayload,
         perMessageDeflate: false,
+        skipUTF8Validation: true,
         createConnection: connectTcp((created) => (tcp = created)),
       });
     } catch (error) {

@@ -66,6 +66,25 @@ t.test('ratchet orders sessions and counters', async (t) => {
   t.equal(r.check(alice.publicKey, 6n, s2, 0n), 'ok', 'a newer session starts at any counter');
 });
 
+t.test('ratchet entries set again follow the newest session and stay in refresh order', async (t) => {
+  const r = new Ratchet();
+  const bob = Identity.generate().publicKey;
+  const s1 = new Uint8Array(16).fill(1);
+  const s2 = new Uint8Array(16).fill(2);
+  r.commit(alice.publicKey, 5n, s1, 3n, 1);
+  r.commit(bob, 5n, s1, 1n, 2);
+  r.commit(alice.publicKey, 6n, s2, 0n, 3);
+  t.equal(r.check(alice.publicKey, 6n, s1, 9n), 'session-conflict', 'the new session replaced the old one');
+  t.equal(r.check(alice.publicKey, 6n, s2, 0n), 'counter-replay');
+  t.equal(r.check(alice.publicKey, 6n, s2, 1n), 'ok');
+  t.equal(r.check(alice.publicKey, 5n, s1, 9n), 'old-session');
+  // Alice was refreshed after Bob: expiring at tick 4 with 2 ticks kept drops Bob only.
+  t.equal(r.expire(4, 2), 1);
+  t.equal(r.size, 1);
+  t.equal(r.check(bob, 5n, s1, 1n), 'ok', 'Bob forgotten');
+  t.equal(r.check(alice.publicKey, 6n, s2, 0n), 'counter-replay', 'Alice kept');
+});
+
 t.test('the signed digest covers the rate and length-prefixes the currency', async (t) => {
   const base = { node: alice.publicKey, timeHash: new Uint8Array(32), sessionEpoch: 1n, sessionId: new Uint8Array(16), counter: 1n, randNonce: new Uint8Array(16) };
   const m = mutation(bob);

@@ -165,3 +165,22 @@ t.test('a search that hits its work bound answers what it has', async (t) => {
   t.ok(search(graph, 1, 200, 5n, { maxHops: 31 }).routes.length === 0, 'a 199-hop route is over the protocol maximum');
   t.equal(search(graph, 1, 32, 5n).paths[0].length, 32, 'a 31-hop route is found');
 });
+
+t.test('a report set again replaces capacity, rate and age in place; a held snapshot keeps its values', async (t) => {
+  const graph = new WriteGraph();
+  graph.apply(key(1), [update(2, 100n, { mul: 1, add: 2 })], 0);
+  graph.apply(key(2), [update(1, 30n)], 0);
+  const before = snapshot(graph);
+  const a = graph.keys.lookup(key(1))!;
+  const b = graph.keys.lookup(key(2))!;
+  graph.apply(key(1), [update(2, 2n ** 70n, { mul: 9, add: 8 })], 5);
+  t.equal(graph.storedReports, 2, 'still one report per pair');
+  const after = snapshot(graph);
+  t.equal(after.capacity[after.slotOf(b, a)], 2 ** 70, 'new capacity');
+  t.equal(after.rateMul[after.slotOf(b, a)], 9, 'new rate');
+  t.equal(after.rateAdd[after.slotOf(b, a)], 8);
+  t.equal(before.capacity[before.slotOf(b, a)], 100, 'the earlier snapshot is unchanged');
+  // The report's age moved with it: ageing at tick 6 with a TTL of 3 keeps it, drops the other.
+  t.equal(graph.ageReports(6, 3, 100), 1, 'only the report not set again is dropped');
+  t.equal(graph.storedReports, 1);
+});

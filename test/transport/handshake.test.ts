@@ -1,8 +1,11 @@
 import t from 'tap';
+import NoiseState from 'noise-handshake';
 import { Identity } from '../../src/crypto/identity.js';
-import { decodeEnvelope, type EnvelopeMessage } from '../../src/transport/codec.js';
+import { curvePublicFromEd25519 } from '../../src/crypto/primitives.js';
+import { decodeEnvelope, encodeHandshakeInit, encodeHandshakePayload, type EnvelopeMessage } from '../../src/transport/codec.js';
+import { purposeToWire, TRANSPORT_VERSION } from '../../src/transport/constants.js';
 import { TransportErrorCode } from '../../src/transport/errors.js';
-import { InitiatorHandshake, ResponderHandshake, type HandshakeConfig } from '../../src/transport/handshake.js';
+import { InitiatorHandshake, ResponderHandshake, noiseStatic, prologue, type HandshakeConfig } from '../../src/transport/handshake.js';
 import { aeadOpen, aeadSeal } from '../../src/transport/keys.js';
 
 function envelope(bytes: Uint8Array): EnvelopeMessage {
@@ -88,4 +91,26 @@ t.test('a truncated or garbage first message is refused without throwing', async
     t.notOk(step.ok);
     t.ok(step.reply !== undefined, 'a reject is prepared for the peer');
   }
+});
+
+t.test('a responder that already verified an identity still refuses another static claiming it', async (t) => {
+  const bob = Identity.generate();
+  const victim = Identity.generate();
+  const mallory = Identity.generate();
+  const dial = (): ReturnType<ResponderHandshake['receive']> =>
+    new ResponderHandshake({ identity: bob, purpose: 'app', ...base }).receive(
+      envelope(new InitiatorHandshake({ identity: victim, expectedRemoteKey: bob.publicKey, purpose: 'app', ...base }).start()),
+    );
+  const first = dial();
+  t.ok(first.ok, 'the victim connects');
+  // Mallory's own Noise static, with the victim's Ed25519 key in the payload.
+  const noise = new NoiseState('IK', true, noiseStatic(mallory));
+  noise.initialise(prologue(TRANSPORT_VERSION, 'app'), curvePublicFromEd25519(bob.publicKey) as Buffer);
+  const forged = encodeHandshakeInit(TRANSPORT_VERSION, purposeToWire('app'), noise.send(encodeHandshakePayload({ identity: victim.publicKey, ...base })));
+  const refused = new ResponderHandshake({ identity: bob, purpose: 'app', ...base }).receive(envelope(forged));
+  t.notOk(refused.ok);
+  if (!refused.ok) t.equal(refused.error.code, TransportErrorCode.WrongKey);
+  const again = dial();
+  t.ok(again.ok, 'the victim connects again');
+  if (first.ok && again.ok) t.same(Buffer.from(again.result.remoteKey), Buffer.from(victim.publicKey));
 });
