@@ -19,6 +19,7 @@ import { closeReasonText, TransportError, TransportErrorCode } from './errors.js
 import type { FramePipe } from './pipe.js';
 import { CLOSE_NORMAL, CLOSE_TRANSPORT_ERROR } from './ws-pipe.js';
 import { listenExclusive } from './listen-port.js';
+import { errorMessage } from '../common/errors.js';
 
 const SEND_DROPPED = 2;
 /** The text uWS closes with when a message exceeds maxPayloadLength. */
@@ -237,6 +238,8 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
           }
         },
       });
-    }, reject);
+    }, (err: unknown) => {
+      reject(new TransportError(TransportErrorCode.ConnectFailed, `cannot listen on ${params.host ?? '127.0.0.1'}:${params.port}: ${errorMessage(err)}`));
+    });
   });
 }
