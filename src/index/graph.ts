@@ -103,12 +103,17 @@ export class WriteGraph {
     this.fullRebuildShare = options.fullRebuildShare ?? 0.25;
   }
 
-  private markDirty(c: number, nodeId: number, friendId: number): void {
+  private dirtyRows(c: number): Set<number> {
     let set = this.dirty.get(c);
     if (set === undefined) {
       set = new Set();
       this.dirty.set(c, set);
     }
+    return set;
+  }
+
+  private markDirty(c: number, nodeId: number, friendId: number): void {
+    const set = this.dirtyRows(c);
     set.add(nodeId);
     set.add(friendId);
   }
@@ -184,20 +189,30 @@ export class WriteGraph {
     const nodeId = this.keys.intern(node);
     this.lastSeen.delete(nodeId);
     this.lastSeen.set(nodeId, tick);
+    // An update's mutations are mostly in one currency: its lookups are done once per run.
+    let currency: string | null = null;
+    let c = 0;
+    let mine: Map<number, Report> | undefined;
+    let dirty: Set<number> | undefined;
     for (const m of mutations) {
       if (m.kind === 'update') {
-        const c = this.currencyId(m.currency);
-        const byReporter = this.reports[c];
-        let mine = byReporter.get(nodeId);
-        if (mine === undefined) {
-          mine = new Map();
-          byReporter.set(nodeId, mine);
+        if (m.currency !== currency) {
+          currency = m.currency;
+          c = this.currencyId(currency);
+          const byReporter = this.reports[c];
+          mine = byReporter.get(nodeId);
+          if (mine === undefined) {
+            mine = new Map();
+            byReporter.set(nodeId, mine);
+          }
+          dirty = this.dirtyRows(c);
+          dirty.add(nodeId);
         }
         const friendId = this.keys.intern(m.friend);
-        const report = mine.get(friendId);
+        const report = mine!.get(friendId);
         if (report === undefined) {
           this.reportCount++;
-          mine.set(friendId, setReport(m.recvCapacity, m.rate, tick));
+          mine!.set(friendId, setReport(m.recvCapacity, m.rate, tick));
         } else {
           // In place: reports are long-lived, so a new object per update is old-generation
           // garbage; nothing outside a compaction holds a report.
@@ -207,18 +222,20 @@ export class WriteGraph {
           report.add = m.rate.add;
           report.tick = tick;
         }
-        this.markDirty(c, nodeId, friendId);
+        dirty!.add(friendId);
       } else {
-        const c = this.currencyIds.get(m.currency);
-        if (c === undefined) continue;
-        const mine = this.reports[c].get(nodeId);
+        // A removal may drop the node's map of this currency: look everything up again after.
+        currency = null;
+        const rc = this.currencyIds.get(m.currency);
+        if (rc === undefined) continue;
+        const theirs = this.reports[rc].get(nodeId);
         const friendId = this.keys.lookup(m.friend);
-        if (mine === undefined || friendId === undefined) continue;
-        if (mine.delete(friendId)) {
+        if (theirs === undefined || friendId === undefined) continue;
+        if (theirs.delete(friendId)) {
           this.reportCount--;
-          this.markDirty(c, nodeId, friendId);
+          this.markDirty(rc, nodeId, friendId);
         }
-        if (mine.size === 0) this.reports[c].delete(nodeId);
+        if (theirs.size === 0) this.reports[rc].delete(nodeId);
       }
     }
   }

@@ -19,6 +19,7 @@ import { closeReasonText, TransportError, TransportErrorCode } from './errors.js
 import type { FramePipe } from './pipe.js';
 import { CLOSE_NORMAL, CLOSE_TRANSPORT_ERROR } from './ws-pipe.js';
 import { listenExclusive, listenShared } from './listen-port.js';
+import { errorMessage } from '../common/errors.js';
 
 const SEND_DROPPED = 2;
 /** The text uWS closes with when a message exceeds maxPayloadLength. */
@@ -237,7 +238,7 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
           closing = true;
           // The listen socket goes first, so no connection arrives while the others close. Our
           // side of each connection then closes first and lingers in TIME_WAIT; a successor
-          // binds over that because listenExclusive gave the listen socket SO_REUSEADDR.
+          // binds over that because listenExclusive (or listenShared) gave the listen socket SO_REUSEADDR.
           uWS.us_listen_socket_close(token);
           if (!options?.force) for (const channel of [...channels]) channel.close('server closing');
           for (const pipe of [...pipes]) {
@@ -246,6 +247,8 @@ export function listenSecure(params: ListenParams): Promise<SecureListener> {
           }
         },
       });
-    }, reject);
+    }, (err: unknown) => {
+      reject(new TransportError(TransportErrorCode.ConnectFailed, `cannot listen on ${params.host ?? '127.0.0.1'}:${params.port}: ${errorMessage(err)}`));
+    });
   });
 }

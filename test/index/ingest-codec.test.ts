@@ -1,6 +1,7 @@
 import * as flatbuffers from 'flatbuffers';
 import t, { type Test } from 'tap';
-import { Identity } from '../../src/crypto/identity.js';
+import { SigningDomain } from '../../src/crypto/domains.js';
+import { Identity, verifySignature } from '../../src/crypto/identity.js';
 import { randomBytes } from '../../src/crypto/primitives.js';
 import { checkVerifyBatch, decodeVerifyVerdicts, VerifyBatchBuilder } from '../../src/index/ingest-codec.js';
 import { canonicalDigest, mutationsUpdateDigest, signMutationsUpdate } from '../../src/index/signing.js';
@@ -89,4 +90,14 @@ t.test('adding past itemsMax is a programmer error', async (t) => {
   const builder = new VerifyBatchBuilder(1);
   builder.addUpdate(signed(0, 1));
   t.throws(() => builder.addUpdate(signed(0, 1)), /verify batch full/);
+});
+
+t.test('verdicts match verifySignature for digests of every size, before and after the message buffer grows', async (t) => {
+  const updates = [signed(0, 1), signed(1, 120), { ...signed(2, 120), signature: signed(2, 3).signature }, signed(2, 2), signed(0, 300)];
+  const builder = new VerifyBatchBuilder(updates.length);
+  for (const u of updates) builder.addUpdate(u);
+  const verdicts = decodeVerifyVerdicts(checkVerifyBatch(builder.finish()), updates.length);
+  const expectedVerdicts = updates.map((u) => (verifySignature(SigningDomain.MutationsUpdate, u.node, mutationsUpdateDigest(u), u.signature) ? 1 : 0));
+  t.same(expectedVerdicts, [1, 1, 0, 1, 1], 'the fixture: one forgery');
+  t.same(verdicts === null ? null : [...verdicts], expectedVerdicts);
 });

@@ -3,6 +3,7 @@ import t from 'tap';
 import { Identity } from '../../src/crypto/identity.js';
 import { randomBytes } from '../../src/crypto/primitives.js';
 import { IndexCore, type IngestOutcome } from '../../src/index/core.js';
+import { decodeClientMessage, encodeClientMessage } from '../../src/index/codec.js';
 import { IngestPipeline } from '../../src/index/ingest.js';
 import { canonicalDigest, mutationsUpdateDigest, signMutationsUpdate } from '../../src/index/signing.js';
 import type { MutationsUpdate } from '../../src/index/types.js';
@@ -85,6 +86,34 @@ t.test('a forged signature checked on a worker is refused with a counted reason 
   t.equal(core.graph.keys.lookup(people[0].publicKey), undefined, 'nor its friend');
   t.equal(core.ratchet.size, 1, 'and it has no ratchet entry');
   t.equal(core.updatesAccepted, 2);
+});
+
+t.test('updates borrowing their frames are applied from them; once applied, the graph and ratchet keep no view of the frames', async (t) => {
+  const core = new IndexCore();
+  const sources = [update(core, 0, 1n, 40n), update(core, 1, 1n, 50n), forged(update(core, 2, 1n))];
+  const frames = sources.map((u) => encodeClientMessage({ kind: 'update', update: u }));
+  const pipeline = new IngestPipeline(core, new VerifyPool(1), { batchFramesMax: 2 });
+  t.teardown(() => pipeline.close());
+  const got: string[] = [];
+  frames.forEach((frame, i) => {
+    const decoded = decodeClientMessage(frame, { borrow: true });
+    if (!decoded.ok || decoded.value.kind !== 'update') throw new Error('frame does not decode');
+    pipeline.submitClient(people[i].publicKey, decoded.value.update, (o) => got.push(o.ok ? 'ok' : o.reason));
+  });
+  await pipeline.idle();
+  t.same(got, ['ok', 'ok', 'bad-signature']);
+  // Overwrite every frame: whatever was kept must have been copied out of it.
+  for (const frame of frames) frame.fill(0xee);
+  const zero = core.graph.keys.lookup(people[0].publicKey);
+  const one = core.graph.keys.lookup(people[1].publicKey);
+  t.not(zero, undefined, 'node 0 interned from its own bytes');
+  t.not(one, undefined, 'node 1 interned from its own bytes');
+  t.equal(core.graph.keys.lookup(new Uint8Array(32).fill(0xee)), undefined);
+  t.same(core.graph.keys.keyOf(zero!), people[0].publicKey, 'the key table holds its own copy of the bytes');
+  t.not(core.graph.keys.lookup(people[2].publicKey), undefined, "node 1's friend interned from its own bytes");
+  t.equal(core.graph.storedReports, 2, 'one report per accepted update');
+  t.equal(core.ratchet.check(people[0].publicKey, 1000n, new Uint8Array(16).fill(1), 1n), 'counter-replay', 'the ratchet holds node 0 at counter 1');
+  t.equal(core.ratchet.check(people[2].publicKey, 1000n, new Uint8Array(16).fill(3), 1n), 'ok', 'the forgery left no ratchet entry');
 });
 
 t.test('forwarded updates go through the same pipeline, with the trust seen on arrival', async (t) => {

@@ -77,6 +77,23 @@ t.test('probing a port finds one held by SO_REUSEPORT listeners in use, and a fr
   t.equal(await probePort('127.0.0.1', other!), other, 'a released port probes free again');
 });
 
+t.test('a listener on an address of no local interface fails with ConnectFailed, for a given port or port 0', async (t) => {
+  const identity = Identity.generate();
+  for (const port of [0, 4567]) {
+    // 192.0.2.0/24 is reserved for documentation: no interface has it.
+    const error = await listenSecure({ host: '192.0.2.1', port, identity, purpose: 'relay', onChannel: () => {}, options: { logger } }).then(
+      (listener) => {
+        listener.close();
+        return null;
+      },
+      (err: unknown) => err,
+    );
+    t.type(error, TransportError, `port ${port}`);
+    t.equal((error as TransportError).code, TransportErrorCode.ConnectFailed);
+    t.match((error as TransportError).message, `cannot listen on 192.0.2.1:${port}`);
+  }
+});
+
 t.test('listeners that ask for a shared port share it; an exclusive one is then refused there', async (t) => {
   const identity = Identity.generate();
   const channels: SecureChannel[] = [];
