@@ -199,7 +199,9 @@ export class SecureChannel {
     pipe.onMessage((message) => this.handleMessage(message));
     pipe.onClose((reason, localError) => this.handlePipeClose(reason, localError));
     pipe.onDrain?.(() => this.handleDrain());
-    if (state === 'open') this.startTimer();
+    // The timer starts once the channel is past its first turn (the initiator's first scheduled
+    // flush, the responder's confirming message): a short connection that ends in that turn
+    // (its frames and goodbye in one message) never arms and clears a timer.
   }
 
   /** A child logger, made on first use: most channels never log, and pino children are not free. */
@@ -334,10 +336,7 @@ export class SecureChannel {
     this.queue.push(frame);
     this.queuedBytes += frame.byteLength;
     if (this.queuedBytes >= this.options.batchBytesMax) this.flush(false);
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush(false));
-    }
+    else this.scheduleFlush();
     const below = this.bufferedBytes() < this.options.highWaterBytes;
     if (!below) this.wantDrain = true;
     return below;
@@ -421,7 +420,13 @@ export class SecureChannel {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush(false));
+    setImmediate(runScheduledFlush, this);
+  }
+
+  /** The scheduled flush; also arms the timer of a channel that has none yet. */
+  scheduledFlush(): void {
+    this.flush(false);
+    if (this.state === 'open' && this.timer === null) this.startTimer();
   }
 
   /** Seals queued frames into messages of at most batchBytesMax frame bytes each. */
@@ -463,7 +468,7 @@ export class SecureChannel {
     this.lastSendMs = now;
     // The queue may have been all that was above the mark; a pipe without drain events
     // (an in-memory pipe) would otherwise never report it.
-    if (this.wantDrain) setImmediate(() => this.handleDrain());
+    if (this.wantDrain) setImmediate(runDrainCheck, this);
   }
 
   private handleMessage(message: Uint8Array): void {
@@ -486,7 +491,6 @@ export class SecureChannel {
     this.counters.rekeys = this.session.getStats().rekeys;
     if (this.state === 'confirming') {
       this.state = 'open';
-      this.startTimer();
       const confirmed = this.confirmed;
       this.confirmed = null;
       confirmed?.();
@@ -505,6 +509,7 @@ export class SecureChannel {
       return;
     }
     if (this.session.controlPending()) this.scheduleFlush();
+    if (this.state === 'open' && this.timer === null) this.startTimer();
   }
 
   private holdUndelivered(frame: Uint8Array): void {
@@ -524,7 +529,8 @@ export class SecureChannel {
     this.finish(error, null);
   }
 
-  private handleDrain(): void {
+  /** @internal (for the shared setImmediate callback) */
+  handleDrain(): void {
     if (this.state !== 'open') return;
     if (this.wantDrain && this.bufferedBytes() < this.options.highWaterBytes) {
       this.wantDrain = false;
@@ -593,6 +599,15 @@ export class SecureChannel {
     }
     if (this.options.keepaliveIntervalMs > 0 && now - this.lastSendMs >= this.options.keepaliveIntervalMs) this.flush(true);
   }
+}
+
+/** Shared callbacks: a closure per scheduled flush was an allocation per channel and batch. */
+function runScheduledFlush(channel: SecureChannel): void {
+  channel.scheduledFlush();
+}
+
+function runDrainCheck(channel: SecureChannel): void {
+  channel.handleDrain();
 }
 
 /** Decodes a handshake message (bounded before parsing) and feeds it to a handshake machine. */

@@ -85,7 +85,13 @@ export class Session {
   private send: KeySlot;
   private receive: KeySlot;
   private receiveNext: KeySlot | null = null;
-  private chain: Buffer;
+  /**
+   * The rekey chain secret, derived at the first rekey: most channels never rekey (a short
+   * connection ends within a second), and the derivation was a visible share of a handshake's
+   * CPU. Until then the phase-0 keys and the handshake hash it derives from stay as they were.
+   */
+  private chain: Buffer | null = null;
+  private handshakeHash: Uint8Array | null;
   private pendingRequest: X25519KeyPair | null = null;
   private replyToSend: { ephemeral: Buffer; keys: DirectionKeys } | null = null;
   private wantRekey = false;
@@ -101,11 +107,28 @@ export class Session {
     this.role = handshake.role;
     this.remoteKey = handshake.remoteKey;
     this.remoteFrameBytesMax = handshake.remoteFrameBytesMax;
-    this.chain = initialChain(handshake.initiatorToResponder, handshake.responderToInitiator, handshake.handshakeHash);
+    this.handshakeHash = handshake.handshakeHash;
     const [sendKey, receiveKey] = this.ownDirections(handshake.initiatorToResponder, handshake.responderToInitiator);
     this.send = keySlot(sendKey, 0);
     this.receive = keySlot(receiveKey, 0);
     this.lastRekeyMs = nowMs;
+  }
+
+  /**
+   * The current chain secret. The first call derives it from the phase-0 keys, which are still
+   * installed: the first rekey is the first use of the chain, and only a rekey replaces them.
+   */
+  private chainKey(): Buffer {
+    if (this.chain === null) {
+      const [initiatorToResponder, responderToInitiator] =
+        this.role === 'initiator' ? [this.send.key, this.receive.key] : [this.receive.key, this.send.key];
+      if (this.send.phase !== 0 || this.receive.phase !== 0 || this.handshakeHash === null) {
+        throw new Error('invariant violated: the rekey chain is derived before the first rekey');
+      }
+      this.chain = initialChain(initiatorToResponder, responderToInitiator, this.handshakeHash);
+      this.handshakeHash = null;
+    }
+    return this.chain;
   }
 
   private ownDirections(initiatorToResponder: Buffer, responderToInitiator: Buffer): [send: Buffer, receive: Buffer] {
@@ -220,13 +243,13 @@ export class Session {
     if (batch.rekeyReply !== undefined && this.pendingRequest !== null) {
       const shared = x25519(this.pendingRequest.secretKey, batch.rekeyReply);
       if (shared === null) return this.failure(TransportErrorCode.Protocol, 'rekey reply with a low-order key');
-      derived = { keys: rekeyKeys(this.chain, shared, this.pendingRequest.publicKey, batch.rekeyReply) };
+      derived = { keys: rekeyKeys(this.chainKey(), shared, this.pendingRequest.publicKey, batch.rekeyReply) };
       wipe(shared);
     } else if (answerRequest && batch.rekeyRequest !== undefined) {
       const ephemeral = x25519Ephemeral();
       const shared = x25519(ephemeral.secretKey, batch.rekeyRequest);
       if (shared === null) return this.failure(TransportErrorCode.Protocol, 'rekey request with a low-order key');
-      derived = { keys: rekeyKeys(this.chain, shared, batch.rekeyRequest, ephemeral.publicKey), ephemeral };
+      derived = { keys: rekeyKeys(this.chainKey(), shared, batch.rekeyRequest, ephemeral.publicKey), ephemeral };
       wipe(shared);
     }
 
@@ -242,7 +265,7 @@ export class Session {
     }
     if (derived !== null) {
       const [, receiveKey] = this.ownDirections(derived.keys.initiatorToResponder, derived.keys.responderToInitiator);
-      wipe(this.chain);
+      if (this.chain !== null) wipe(this.chain);
       this.chain = derived.keys.chain;
       this.receiveNext = keySlot(receiveKey, (this.receive.phase + 1) & 0xff);
       if (derived.ephemeral !== undefined) {
@@ -274,7 +297,8 @@ export class Session {
     wipe(this.send.key);
     wipe(this.receive.key);
     if (this.receiveNext !== null) wipe(this.receiveNext.key);
-    wipe(this.chain);
+    if (this.chain !== null) wipe(this.chain);
+    this.handshakeHash = null;
     if (this.pendingRequest !== null) wipe(this.pendingRequest.secretKey);
   }
 }

@@ -54,7 +54,7 @@ export class UwsPipe implements FramePipe {
   handleClose(code: number, message: ArrayBuffer): void {
     this.socketGone = true;
     this.closed = true;
-    const text = Buffer.from(message).toString('utf8');
+    const text = message.byteLength === 0 ? '' : Buffer.from(message).toString('utf8');
     const tooBig = text === UWS_TOO_BIG || code === 1009;
     this.notifyClose(text === '' ? `websocket closed (${code})` : text, tooBig ? TransportErrorCode.FrameTooLarge : undefined);
   }
@@ -80,7 +80,7 @@ export class UwsPipe implements FramePipe {
     this.closed = true;
     this.notifyClose(reason);
     if (!this.socketGone) {
-      this.socket.end(reason.startsWith('ERR_') ? CLOSE_TRANSPORT_ERROR : CLOSE_NORMAL, Buffer.from(reason, 'utf8').byteLength <= 123 ? reason : '');
+      this.socket.end(reason.startsWith('ERR_') ? CLOSE_TRANSPORT_ERROR : CLOSE_NORMAL, Buffer.byteLength(reason, 'utf8') <= 123 ? reason : '');
     }
   }
 
