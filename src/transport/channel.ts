@@ -256,7 +256,7 @@ export class SecureChannel {
       });
       pipe.onMessage((message) => {
         if (settled) return;
-        const step = handshakeStep(message, (decoded) => handshake.receive(decoded));
+        const step = handshakeStep(message, handshake);
         if (!step.ok) return settle(step.error);
         const channel = new SecureChannel(pipe, step.result, params.purpose, options, 'open');
         // The responder waits for a sealed message as key confirmation. It goes out with the
@@ -313,7 +313,7 @@ export class SecureChannel {
       });
       pipe.onMessage((message) => {
         if (settled || channel !== null) return;
-        const step = handshakeStep(message, (decoded) => handshake.receive(decoded));
+        const step = handshakeStep(message, handshake);
         if (step.reply !== undefined) pipe.send(step.reply);
         if (!step.ok) return settle(step.error);
         channel = new SecureChannel(pipe, step.result, params.purpose, options, 'confirming');
@@ -611,7 +611,7 @@ function runDrainCheck(channel: SecureChannel): void {
 }
 
 /** Decodes a handshake message (bounded before parsing) and feeds it to a handshake machine. */
-function handshakeStep(message: Uint8Array, receive: (decoded: Parameters<InitiatorHandshake['receive']>[0]) => HandshakeStep): HandshakeStep {
+function handshakeStep(message: Uint8Array, handshake: InitiatorHandshake | ResponderHandshake): HandshakeStep {
   if (message.byteLength > HANDSHAKE_MESSAGE_BYTES_MAX) {
     return {
       ok: false,
@@ -620,5 +620,5 @@ function handshakeStep(message: Uint8Array, receive: (decoded: Parameters<Initia
   }
   const decoded = decodeEnvelope(message, HANDSHAKE_MESSAGE_BYTES_MAX);
   if (!decoded.ok) return { ok: false, error: new TransportError(TransportErrorCode.HandshakeFailed, decoded.error.message) };
-  return receive(decoded.value);
+  return handshake.receive(decoded.value);
 }
