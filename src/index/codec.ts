@@ -9,6 +9,7 @@ import { MAX_CHAIN_LINKS, MAX_CURRENCY_BYTES, MAX_LINK_HASHES, MAX_ROUTE_LEN, MA
 import { FlatTable, readU128, u32 } from '../wire/flat_table.js';
 import { verifyBuffer } from '../wire/verify.js';
 import { internCurrency, readVerifiedMutationsUpdate } from './update-reader.js';
+import { verifiedClientUpdateAt } from './update-verifier.js';
 import type { TableName } from '../wire/generated/layouts.js';
 import type {
   ChainLink,
@@ -173,6 +174,13 @@ function catching<T>(read: () => T): T | null {
  */
 export function decodeClientMessage(bytes: Uint8Array, options: { borrow?: boolean } = {}): DecodeResult<ClientMsg> {
   const copyFields = options.borrow !== true;
+  // The common case, an update, through the verifier compiled for it; anything it is not sure
+  // of (other bodies, invalid buffers or content) takes the generic path for verdict and message.
+  const at = verifiedClientUpdateAt(bytes);
+  if (at >= 0) {
+    const update = readVerifiedMutationsUpdate(copyFields ? bytes.slice() : bytes, at);
+    if (update !== null) return { ok: true, value: { kind: 'update', update } };
+  }
   return guarded('ClientMessage', bytes, (root) =>
     catching((): ClientMsg | null => {
       const { type, body } = union(root);

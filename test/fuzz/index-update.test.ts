@@ -13,6 +13,7 @@ import { ForwardMutationsUpdate } from '../../src/wire/generated/offset/index/fo
 import { MutationsUpdate as FbMutationsUpdate } from '../../src/wire/generated/offset/index/mutations-update.js';
 import { PeerBody } from '../../src/wire/generated/offset/index/peer-body.js';
 import { PeerMessage } from '../../src/wire/generated/offset/index/peer-message.js';
+import { verifiedClientUpdateAt } from '../../src/index/update-verifier.js';
 import { verifyBuffer } from '../../src/wire/verify.js';
 import { fuzzDecoder } from './harness.js';
 
@@ -91,13 +92,21 @@ function agree(fast: MutationsUpdate | null, reference: Ref): void {
 function clientDifferential(borrow: boolean) {
   return (bytes: Uint8Array) => {
     const fast = decodeClientMessage(bytes, { borrow });
+    const compiledAt = verifiedClientUpdateAt(bytes);
     let reference: Ref = null;
     let isUpdate = false;
+    let referenceAt = -1;
     if (verifyBuffer(bytes, 'offset.index.ClientMessage') === null) {
       const root = ClientMessage.getRootAsClientMessage(new flatbuffers.ByteBuffer(bytes));
       isUpdate = root.bodyType() === ClientBody.MutationsUpdate;
-      if (isUpdate) reference = referenceUpdate(bytes, root.body(new FbMutationsUpdate()));
+      if (isUpdate) {
+        const body = root.body(new FbMutationsUpdate()) as FbMutationsUpdate;
+        referenceAt = body.bb_pos;
+        reference = referenceUpdate(bytes, body);
+      }
     }
+    // The compiled verifier passes exactly the update buffers the schema verifier passes.
+    if (compiledAt !== referenceAt) throw new Error(`compiled verifier gave ${compiledAt}, schema verifier ${referenceAt}`);
     if (isUpdate || (fast.ok && fast.value.kind === 'update')) {
       agree(fast.ok && fast.value.kind === 'update' ? fast.value.update : null, reference);
     }
