@@ -1,4 +1,5 @@
 import { MAX_CURRENCY_BYTES, MAX_MUTATIONS_PER_UPDATE } from './constants.js';
+import type { Rate } from '../common/rate.js';
 import { randomBytes } from '../crypto/primitives.js';
 import type { IndexMutation, MutationsUpdate } from './types.js';
 
@@ -145,6 +146,23 @@ function friendKey(b: Uint8Array, at: number): Uint8Array {
   return key;
 }
 
+/**
+ * Rates of recent mutations, frozen and shared: nodes charge a few distinct rates, so a queued
+ * update holds no rate object of its own. Direct-mapped by a hash of the two words, replaced
+ * on a miss (a sender choosing rates can only make every lookup miss).
+ */
+const RATE_SLOTS = 1024;
+const rateSlots: (Rate | undefined)[] = new Array<Rate | undefined>(RATE_SLOTS).fill(undefined);
+
+function sharedRate(mul: number, add: number): Rate {
+  const slot = (Math.imul(mul ^ Math.imul(add, 0x85ebca6b), 0x9e3779b1) >>> 22) & (RATE_SLOTS - 1);
+  const known = rateSlots[slot];
+  if (known !== undefined && known.mul === mul && known.add === add) return known;
+  const rate: Rate = Object.freeze({ mul, add });
+  rateSlots[slot] = rate;
+  return rate;
+}
+
 /** Struct field `index` of `size` bytes as a view, or null when absent. */
 function structView(b: Uint8Array, index: number, size: number): Uint8Array | null {
   const at = field(b, index);
@@ -169,7 +187,7 @@ function readMutation(b: Uint8Array, t: number): IndexMutation | null {
   if (currency === null) return null;
   const friend = friendKey(b, friendAt);
   if (kind === 1) return { kind: 'remove', friend, currency };
-  return { kind: 'update', friend, currency, recvCapacity: u128(b, capacityAt), rate: { mul: u32(b, rateAt), add: u32(b, rateAt + 4) } };
+  return { kind: 'update', friend, currency, recvCapacity: u128(b, capacityAt), rate: sharedRate(u32(b, rateAt), u32(b, rateAt + 4)) };
 }
 
 /**

@@ -101,3 +101,16 @@ t.test('friend keys seen again are handed out as one shared copy; a new key in t
   }
   t.same([...updateOf(decodeClientMessage(frame([friend]), { borrow: true })).mutations[0].friend], [...friend], 'still right after the churn');
 });
+
+t.test('rates read from frames are shared frozen objects, one per distinct rate, always the value sent', async (t) => {
+  const rates = [{ mul: 0, add: 0 }, { mul: 7, add: 1 }, { mul: 0xffffffff, add: 0xffffffff }, { mul: 7, add: 1 }];
+  const update = signMutationsUpdate(signer, {
+    mutations: rates.map((rate): IndexMutation => ({ kind: 'update', friend: randomBytes(32), currency: 'USD', recvCapacity: 1n, rate })),
+    timeHash: randomBytes(32), sessionEpoch: 1n, sessionId: randomBytes(16), counter: 1n, randNonce: randomBytes(16),
+  });
+  const read = updateOf(decodeClientMessage(encodeClientMessage({ kind: 'update', update }))).mutations;
+  const got = read.map((m) => (m.kind === 'update' ? m.rate : null));
+  t.same(got, rates);
+  t.equal(got[1], got[3], 'equal rates are one object');
+  t.ok(got.every((r) => r !== null && Object.isFrozen(r)), 'nobody can change a shared rate');
+});
