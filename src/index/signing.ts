@@ -66,8 +66,10 @@ function putU64(out: Uint8Array, at: number, v: bigint): boolean {
   return true;
 }
 
+/** Keys, hashes and ids are 16 or 32 bytes: a plain loop beats TypedArray.set's call overhead. */
 function putBytes(out: Uint8Array, at: number, bytes: Uint8Array): void {
-  out.set(bytes, at);
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) out[at + i] = bytes[i];
 }
 
 /**

@@ -1,4 +1,6 @@
 import { MAX_CURRENCY_BYTES, MAX_MUTATIONS_PER_UPDATE } from './constants.js';
+import type { Rate } from '../common/rate.js';
+import { randomBytes } from '../crypto/primitives.js';
 import type { IndexMutation, MutationsUpdate } from './types.js';
 
 /**
@@ -10,8 +12,9 @@ import type { IndexMutation, MutationsUpdate } from './types.js';
  * mutation count) and returns null on any of them. test/fuzz/index-update.test.ts holds it to
  * the generated accessors plus the same checks, buffer for buffer.
  *
- * Byte fields of the result (keys, hashes, ids, signature) are views of `b`: the caller owns
- * `b` for as long as the result lives (see decodeClientMessage's copy option).
+ * Byte fields of the result (keys, hashes, ids, signature) are views of `b`, except friend keys
+ * (shared copies, see friendKey): the caller owns `b` for as long as the result lives (see
+ * decodeClientMessage's copy option).
  */
 
 const TWO_POW_32 = 0x100000000;
@@ -105,6 +108,61 @@ export function internCurrency(b: Uint8Array, s: number): string | null {
   return name;
 }
 
+/**
+ * Friend keys of recent updates: a node reports the same few friends again and again, so the
+ * reader hands out one long-lived copy per key instead of a new view per mutation (a queued
+ * update then holds ten fewer young objects for the collector to copy). Direct-mapped under a
+ * random per-process seed, a slot replaced on a miss: senders choose keys, and the worst they
+ * can do is miss every time, which costs one copy of 32 bytes per mutation. Nothing may modify
+ * a returned key (nothing does: every consumer copies or compares).
+ */
+const FRIEND_SLOTS = 4096;
+const friendSlots: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(FRIEND_SLOTS).fill(undefined);
+const friendSeed = (() => {
+  const bytes = randomBytes(36);
+  const words = new Int32Array(9);
+  for (let i = 0; i < 9; i++) words[i] = bytes[4 * i] | (bytes[4 * i + 1] << 8) | (bytes[4 * i + 2] << 16) | (bytes[4 * i + 3] << 24);
+  return words;
+})();
+
+function friendKey(b: Uint8Array, at: number): Uint8Array {
+  const seed = friendSeed;
+  let h = seed[8];
+  for (let w = 0; w < 8; w++) {
+    const p = at + 4 * w;
+    h = Math.imul(h ^ ((b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) ^ seed[w]), 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  h = Math.imul(h ^ (h >>> 13), 0x85ebca6b);
+  const slot = (h ^ (h >>> 16)) & (FRIEND_SLOTS - 1);
+  const known = friendSlots[slot];
+  if (known !== undefined) {
+    let same = true;
+    for (let i = 0; i < 32 && same; i++) same = known[i] === b[at + i];
+    if (same) return known;
+  }
+  const key = b.slice(at, at + 32);
+  friendSlots[slot] = key;
+  return key;
+}
+
+/**
+ * Rates of recent mutations, frozen and shared: nodes charge a few distinct rates, so a queued
+ * update holds no rate object of its own. Direct-mapped by a hash of the two words, replaced
+ * on a miss (a sender choosing rates can only make every lookup miss).
+ */
+const RATE_SLOTS = 1024;
+const rateSlots: (Rate | undefined)[] = new Array<Rate | undefined>(RATE_SLOTS).fill(undefined);
+
+function sharedRate(mul: number, add: number): Rate {
+  const slot = (Math.imul(mul ^ Math.imul(add, 0x85ebca6b), 0x9e3779b1) >>> 22) & (RATE_SLOTS - 1);
+  const known = rateSlots[slot];
+  if (known !== undefined && known.mul === mul && known.add === add) return known;
+  const rate: Rate = Object.freeze({ mul, add });
+  rateSlots[slot] = rate;
+  return rate;
+}
+
 /** Struct field `index` of `size` bytes as a view, or null when absent. */
 function structView(b: Uint8Array, index: number, size: number): Uint8Array | null {
   const at = field(b, index);
@@ -127,9 +185,9 @@ function readMutation(b: Uint8Array, t: number): IndexMutation | null {
   } else if (kind !== 1) return null;
   const currency = internCurrency(b, currencyAt);
   if (currency === null) return null;
-  const friend = b.subarray(friendAt, friendAt + 32);
+  const friend = friendKey(b, friendAt);
   if (kind === 1) return { kind: 'remove', friend, currency };
-  return { kind: 'update', friend, currency, recvCapacity: u128(b, capacityAt), rate: { mul: u32(b, rateAt), add: u32(b, rateAt + 4) } };
+  return { kind: 'update', friend, currency, recvCapacity: u128(b, capacityAt), rate: sharedRate(u32(b, rateAt), u32(b, rateAt + 4)) };
 }
 
 /**

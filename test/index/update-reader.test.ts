@@ -30,9 +30,10 @@ t.test('a borrowing decode hands out views of the frame, valid while the frame i
   const { update, frame } = frameOf(['USD']);
   const decoded = updateOf(decodeClientMessage(frame, { borrow: true }));
   t.same(decoded, update, 'every field as signed');
-  for (const view of [decoded.node, decoded.timeHash, decoded.sessionId, decoded.randNonce, decoded.signature, decoded.mutations[0].friend]) {
+  for (const view of [decoded.node, decoded.timeHash, decoded.sessionId, decoded.randNonce, decoded.signature]) {
     t.equal(view.buffer, frame.buffer, 'a view of the frame, not a copy');
   }
+  t.not(decoded.mutations[0].friend.buffer, frame.buffer, 'friend keys are shared copies, never views');
   // Which is why only the owner of a frame may borrow: a reused frame rewrites the update.
   frame.fill(0);
   t.same([...decoded.node], new Array(32).fill(0));
@@ -81,4 +82,35 @@ t.test('amounts on both sides of the 2^53, 2^64 and 2^128 boundaries read back e
     updateOf(decodeClientMessage(frame, { borrow: true })).mutations.map((m) => (m.kind === 'update' ? m.recvCapacity : null)),
     update.mutations.map((m) => (m.kind === 'update' ? m.recvCapacity : null)),
   );
+});
+
+t.test('friend keys seen again are handed out as one shared copy; a new key in the same slot replaces it', async (t) => {
+  const friend = randomBytes(32);
+  const mutation = (f: Uint8Array): IndexMutation => ({ kind: 'update', friend: f, currency: 'USD', recvCapacity: 1n, rate: { mul: 0, add: 0 } });
+  const frame = (f: Uint8Array[]) =>
+    encodeClientMessage({ kind: 'update', update: signMutationsUpdate(signer, { mutations: f.map(mutation), timeHash: randomBytes(32), sessionEpoch: 1n, sessionId: randomBytes(16), counter: 1n, randNonce: randomBytes(16) }) });
+  const first = updateOf(decodeClientMessage(frame([friend]), { borrow: true })).mutations[0].friend;
+  const again = updateOf(decodeClientMessage(frame([friend]), { borrow: true })).mutations[0].friend;
+  t.equal(again, first, 'one object for one key');
+  t.same([...first], [...friend]);
+  // Thousands of other keys (more than the cache holds) never hand out a wrong key.
+  const others = Array.from({ length: 6000 }, () => randomBytes(32));
+  for (let i = 0; i < others.length; i += 200) {
+    const got = updateOf(decodeClientMessage(frame(others.slice(i, i + 200)), { borrow: true })).mutations.map((m) => Buffer.from(m.friend).toString('hex'));
+    t.same(got, others.slice(i, i + 200).map((k) => Buffer.from(k).toString('hex')));
+  }
+  t.same([...updateOf(decodeClientMessage(frame([friend]), { borrow: true })).mutations[0].friend], [...friend], 'still right after the churn');
+});
+
+t.test('rates read from frames are shared frozen objects, one per distinct rate, always the value sent', async (t) => {
+  const rates = [{ mul: 0, add: 0 }, { mul: 7, add: 1 }, { mul: 0xffffffff, add: 0xffffffff }, { mul: 7, add: 1 }];
+  const update = signMutationsUpdate(signer, {
+    mutations: rates.map((rate): IndexMutation => ({ kind: 'update', friend: randomBytes(32), currency: 'USD', recvCapacity: 1n, rate })),
+    timeHash: randomBytes(32), sessionEpoch: 1n, sessionId: randomBytes(16), counter: 1n, randNonce: randomBytes(16),
+  });
+  const read = updateOf(decodeClientMessage(encodeClientMessage({ kind: 'update', update }))).mutations;
+  const got = read.map((m) => (m.kind === 'update' ? m.rate : null));
+  t.same(got, rates);
+  t.equal(got[1], got[3], 'equal rates are one object');
+  t.ok(got.every((r) => r !== null && Object.isFrozen(r)), 'nobody can change a shared rate');
 });
