@@ -1,5 +1,5 @@
 import * as flatbuffers from 'flatbuffers';
-import { assert, OffsetError } from '../common/errors.js';
+import { OffsetError } from '../common/errors.js';
 import { U64_MAX } from '../common/bytes.js';
 import type { Rate } from '../common/rate.js';
 import { ClientBody } from '../wire/generated/offset/index/client-body.js';

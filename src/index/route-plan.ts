@@ -1,20 +1,12 @@
 import { MAX_ROUTE_LEN } from './constants.js';
 import type { RouteRejection } from './core.js';
 import type { RequestRoutes } from './types.js';
+import type { SearchParams } from './search.js';
 
 /** A route request resolved to node ids of one snapshot's key table, with its bounds. */
-export interface SearchPlan {
+export interface SearchPlan extends Omit<SearchParams, 'deadlineMs'> {
   readonly requestId: Uint8Array;
   readonly currency: string;
-  readonly amount: bigint;
-  readonly source: number;
-  readonly destination: number;
-  readonly excludeFrom: number;
-  readonly excludeTo: number;
-  readonly maxHops: number;
-  readonly maxFee: bigint | null;
-  readonly maxRoutes: number;
-  readonly workMax: number;
   readonly deadlineUs: number;
 }
 

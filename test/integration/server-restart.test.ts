@@ -6,13 +6,12 @@ import { runProgramToEnd, startProgram, type RunningProgram } from '../../src/ap
 import { Identity } from '../../src/crypto/identity.js';
 import { writeIdentityFile } from '../../src/files/identity_file.js';
 import { FileKind } from '../../src/files/formats.js';
-import { writeAppTicket, writeServerTicket } from '../../src/files/tickets.js';
-import { initNodeDb } from '../../src/node/node_db.js';
+import { writeServerTicket } from '../../src/files/tickets.js';
 import { RelayListener, openTunnel } from '../../src/relay/client.js';
 import type { RelayTunnel } from '../../src/relay/tunnel.js';
 import { connectSecure, type Purpose } from '../../src/transport/transport.js';
 import { deferred } from '../relay/helpers.js';
-import { ALL } from '../node/app_helper.js';
+import { prepareNode } from '../node/app_helper.js';
 
 /**
  * A server stopped while it had connections (by SIGTERM, or killed) comes back on the same ports
@@ -115,16 +114,7 @@ t.test('stindex restarts on its client and server ports at once after SIGTERM an
 });
 
 t.test('stnode restarts on its app port at once after SIGTERM and after SIGKILL', { timeout: 300_000 }, async (t) => {
-  const dir = tempDir('node');
-  const identity = Identity.generate();
-  const idfile = join(dir, 'node.ident');
-  writeIdentityFile(idfile, identity);
-  const db = join(dir, 'db');
-  await initNodeDb(db, identity.publicKey);
-  const trusted = join(dir, 'trusted');
-  mkdirSync(trusted);
-  const app = Identity.generate();
-  writeAppTicket(join(trusted, 'app.ticket'), app.publicKey, ALL);
+  const { identity, idfile, db, trusted, app } = await prepareNode('node');
   await restartsOnItsPorts(t, {
     async start(ports) {
       const program = startProgram('stnode', ['--idfile', idfile, '--laddr', `127.0.0.1:${ports.apps ?? 0}`, '--database', db, '--trusted', trusted]);
