@@ -2,6 +2,7 @@ import { MAX_CURRENCY_BYTES, MAX_MUTATIONS_PER_UPDATE } from './constants.js';
 import type { Rate } from '../common/rate.js';
 import { randomBytes } from '../crypto/primitives.js';
 import type { IndexMutation, MutationsUpdate } from './types.js';
+import { u16 } from '../wire/flat_table.js';
 
 /**
  * The ingest hot path's reader of a MutationsUpdate table (schemas/index.fbs), straight from
@@ -21,10 +22,7 @@ const TWO_POW_32 = 0x100000000;
 /** Below 2^21 in the high word, a u64 is an exact double: one BigInt conversion. */
 const SAFE_HIGH_WORD = 0x200000;
 
-function u16(b: Uint8Array, at: number): number {
-  return b[at] | (b[at + 1] << 8);
-}
-
+/** Unchecked, unlike flat_table's u32: every read here lies inside a buffer the verifier passed. */
 function u32(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16)) + b[at + 3] * 0x1000000;
 }
