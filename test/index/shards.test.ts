@@ -6,6 +6,8 @@ import { IndexClient } from '../../src/index/client.js';
 import { WriteGraph } from '../../src/index/graph.js';
 import { SearchExecutor } from '../../src/index/search-executor.js';
 import { IndexServer, type IndexServerOptions } from '../../src/index/server.js';
+import { signMutationsUpdate } from '../../src/index/signing.js';
+import type { UpdateRejection } from '../../src/index/core.js';
 import type { RequestRoutes, ResponseRoutes } from '../../src/index/types.js';
 import { connectSecure, type SecureChannel } from '../../src/transport/transport.js';
 
@@ -257,6 +259,38 @@ t.test('a malformed frame is counted and changes nothing; the connection keeps b
   await until(() => client.responses.has(id), 'the answer');
   t.equal(client.responses.get(id)!.routes.length, 1);
   t.notOk(client.closed());
+});
+
+t.test('on a shard-held connection, an update signed for another node, a forged one and a replay are refused with their reasons and change nothing', async (t) => {
+  const { server, identity } = await serverWithChain(t);
+  const me = Identity.generate();
+  const other = Identity.generate();
+  const client = await rawClient(server, identity.publicKey, me);
+  t.teardown(() => client.channel.close());
+  const sessionId = randomBytes(16);
+  const update = (who: Identity, counter: bigint) => signMutationsUpdate(who, {
+    mutations: [{ kind: 'update', friend: key(1), currency: 'USD', recvCapacity: 7n, rate: { mul: 0, add: 0 } }],
+    timeHash: server.core.clock.latest, sessionEpoch: 1n, sessionId, counter, randNonce: randomBytes(16),
+  });
+  const reporters = server.core.graph.reporterCount;
+  const rejected = (reason: UpdateRejection) => server.core.updateRejections.get(reason) ?? 0;
+
+  client.channel.send(encodeClientMessage({ kind: 'update', update: update(other, 1n) }));
+  const good = update(me, 1n);
+  const forged = { ...good, signature: good.signature.slice() };
+  forged.signature[0] ^= 1;
+  client.channel.send(encodeClientMessage({ kind: 'update', update: forged }));
+  await until(() => rejected('foreign-node') === 1 && rejected('bad-signature') === 1, 'both refused');
+  t.equal(server.core.updatesAccepted, 0, 'neither accepted');
+  t.equal(server.core.graph.reporterCount, reporters, 'the graph is unchanged');
+
+  client.channel.send(encodeClientMessage({ kind: 'update', update: good }));
+  await until(() => server.core.updatesAccepted === 1, 'the genuine update accepted');
+  client.channel.send(encodeClientMessage({ kind: 'update', update: good }));
+  await until(() => rejected('counter-replay') === 1, 'the replay refused');
+  t.equal(server.core.updatesAccepted, 1, 'the replay changed nothing');
+  t.equal(server.core.graph.reporterCount, reporters + 1);
+  t.notOk(client.closed(), 'the connection is still served');
 });
 
 t.test('updates past the backlog bound are dropped on the shard and counted as overload', async (t) => {
