@@ -96,9 +96,12 @@ function readMoveToken(t: FlatTable): MoveToken {
   const ops = need(t.tables(1, MAX_OPS_PER_MOVE + 1), 'operations').map(readOp);
   const relays = t.tables(2, MAX_RELAYS + 1)?.map(readRelay) ?? null;
   const activeCurrencies = t.tables(3, MAX_CURRENCIES_PER_FRIEND + 1)?.map((c) => currency(c, 0)) ?? null;
+  const timeMs = t.u64(7);
+  if (timeMs > BigInt(Number.MAX_SAFE_INTEGER)) throw new Invalid('time stamp out of range');
   return {
     oldToken: bytes(t, 0, 64, 'old token'), ops, relays, activeCurrencies,
     infoHash: bytes(t, 4, 32, 'info hash'), randNonce: bytes(t, 5, 16, 'nonce'), newToken: bytes(t, 6, 64, 'new token'),
+    timeMs: Number(timeMs),
   };
 }
 
@@ -267,7 +270,9 @@ function writeMoveToken(b: flatbuffers.Builder, move: MoveToken): number {
       return b.endObject();
     }));
   }
-  b.startObject(7);
+  if (!Number.isSafeInteger(move.timeMs) || move.timeMs < 0) throw new RangeError('time stamp out of range');
+  b.startObject(8);
+  b.addFieldInt64(7, BigInt(move.timeMs), 0n);
   b.addFieldStruct(0, fixed(b, move.oldToken, 64), 0);
   b.addFieldOffset(1, ops, 0);
   if (move.relays !== null) b.addFieldOffset(2, relays, 0);

@@ -26,7 +26,21 @@ export const MAX_QUEUED_REQUESTS = 4096;
 /** Bytes in a friend's local name. */
 export const MAX_NAME_BYTES = 64;
 
-/** Default lifetime of an unanswered request, set by the buyer. */
+/**
+ * Deadlines. A request must be answered by its deadline (the stamp of the move that carried it
+ * plus its ttl) and, once answered, collected within COLLECT_WINDOW_MS after it. Each forwarder
+ * gives the next hop a deadline HOP_TTL_MARGIN_MS earlier than its own, and gives up on a request
+ * it sent half a margin after that request's deadline: it withdraws it downstream, releases it
+ * upstream, and from then on refuses any answer to it as a protocol violation. Honest nodes never
+ * disagree as long as their clocks differ, plus delivery time, by less than one margin.
+ */
+/** Lifetime a buyer gives a request, at least; longer routes get one margin per hop more. */
 export const DEFAULT_REQUEST_TTL_MS = 60_000;
-/** Each forwarder shortens the lifetime by this much, so the hop below gives up first. */
-export const HOP_TTL_MARGIN_MS = 2_000;
+/** Longest lifetime a request may carry (checked on receipt): no request freezes credit longer. */
+export const MAX_REQUEST_TTL_MS = 600_000;
+/** How much earlier each hop's deadline is than the one before it. */
+export const HOP_TTL_MARGIN_MS = 6_000;
+/** A hop gives up on a request it sent this long after that request's deadline. */
+export const GIVE_UP_AFTER_MS = HOP_TTL_MARGIN_MS / 2;
+/** After a request's deadline, how long its seller has to collect once it answered. */
+export const COLLECT_WINDOW_MS = 15 * 60_000;

@@ -2,14 +2,14 @@ import { U128_MAX, bytesEqual } from '../common/bytes.js';
 import { calcFee, isValidRate } from '../common/rate.js';
 import { SigningDomain } from '../crypto/domains.js';
 import {
-  DEFAULT_REQUEST_TTL_MS, HOP_TTL_MARGIN_MS, MAX_ADDRESS_BYTES, MAX_CURRENCIES_PER_FRIEND, MAX_NAME_BYTES,
-  MAX_OPS_PER_MOVE, MAX_PENDING_USER_REQUESTS, MAX_QUEUED_REQUESTS, MAX_RELAYS, MAX_ROUTE_KEYS,
+  COLLECT_WINDOW_MS, DEFAULT_REQUEST_TTL_MS, GIVE_UP_AFTER_MS, HOP_TTL_MARGIN_MS, MAX_ADDRESS_BYTES, MAX_CURRENCIES_PER_FRIEND,
+  MAX_NAME_BYTES, MAX_OPS_PER_MOVE, MAX_PENDING_USER_REQUESTS, MAX_QUEUED_REQUESTS, MAX_RELAYS, MAX_REQUEST_TTL_MS, MAX_ROUTE_KEYS,
 } from './constants.js';
 import {
   emptyChangeSet, type AppCommand, type AppError, type AppErrorCode, type AppMessage, type ChangeSet, type Effect,
   type FailureCause, type FunderEvent, type FunderOutput, type PaymentStatus, type PeerFault, type TransactionOutcome,
 } from './api.js';
-import { frozenAmount, idKey, newMutualCredit, type MutualCredit } from './mutual_credit.js';
+import { frozenAmount, idKey, newMutualCredit, stageDeadline, type MutualCredit, type PendingTx } from './mutual_credit.js';
 import {
   hashLock, moveDigest, moveSignedBytes, prefixHash, resetTermsSignedBytes, responseHash,
   responseSignedBytes, tokenInfoHash, verifyMoveSignature, verifyResetTerms, type Signer,
@@ -18,8 +18,8 @@ import {
   downstreamKey, newFriend, relaysKey, type Downstream, type Friend, type FunderState, type OpenInvoice, type Payment, type QueuedOp, type QueueName,
 } from './state.js';
 import {
-  beginMove, checkMoveShape, compareCurrencies, finishMove, isValidCurrency, receiveMove, tokenInfo, tryAddOp,
-  type TokenChannel,
+  beginMove, checkMoveShape, compareCurrencies, finishMove, isValidCurrency, nextStamp, receiveMove, tokenInfo, tryAddOp,
+  type MovePolicy, type TokenChannel,
 } from './token_channel.js';
 import {
   CancelReason, type Commit, type Currency, type CurrencyOp, type FriendMessage, type FriendTcOp, type MoveToken, type PublicKey,
@@ -165,17 +165,29 @@ function flush(ctx: Ctx, friend: Friend, handBack = false): void {
   const announce = sameList(announced, ch.localAnnounced) ? null : announced;
   const relaysChanged = friend.sentRelaysKey !== relaysKey(ctx.state.relays);
   if (!hasWork(friend) && announce === null && !relaysChanged && !friend.remoteWantsToken && !friend.resendPending && !handBack) return;
-  const draft = beginMove(ch, announce);
+  const draft = beginMove(ch, announce, ctx.nowMs);
   if (draft === null) return;
   const sent: QueuedOp[] = [];
   const fill = (queue: QueuedOp[], isRequest: boolean): void => {
     while (queue.length > 0 && draft.ops.length < MAX_OPS_PER_MOVE) {
       const item = queue[0];
-      const err = tryAddOp(draft, item.currency, item.op);
+      let op = item.op;
+      if (op.kind === 'request') {
+        // The ttl on the wire counts from this move's stamp to the deadline fixed when it was queued.
+        const ttlMs = ttlAt(ctx, op.requestId, draft.timeMs);
+        if (ttlMs === null) {
+          queue.shift();
+          ctx.dequeued(friend, item);
+          failRequest(ctx, op.requestId, CancelReason.Expired);
+          continue;
+        }
+        if (ttlMs !== op.ttlMs) op = { ...op, ttlMs };
+      }
+      const err = tryAddOp(draft, item.currency, op);
       if (err === 'ERR_TC_BATCH_FULL') return;
       queue.shift();
       ctx.dequeued(friend, item);
-      if (err === null) sent.push(item);
+      if (err === null) sent.push(op === item.op ? item : { ...item, op });
       else if (isRequest) {
         failRequest(ctx, item.op.requestId, err === 'ERR_TC_NO_CURRENCY' ? CancelReason.NoRoute : CancelReason.InsufficientCapacity);
       }
@@ -212,9 +224,8 @@ function afterSent(ctx: Ctx, friend: Friend, item: QueuedOp): void {
       ctx.tx(friend.key, item.currency, 'R', rk);
   }
   if (op.kind === 'expire') {
-    // Withdrawn in-channel: the friend can no longer answer, so the origin is released.
+    // Withdrawn in-channel; its origin was released when we gave up on it.
     deleteDeadline(ctx, rk);
-    releaseUpstream(ctx, op.requestId, { reason: CancelReason.Expired, local: true });
   } else if (op.kind === 'cancel' || op.kind === 'collect') {
     const dk = downstreamKey(friend.key, item.currency, rk);
     if (ctx.state.downstream.delete(dk)) ctx.changes.downstream.add(dk);
@@ -241,7 +252,7 @@ function onFriendMessage(ctx: Ctx, friendPk: PublicKey, message: FriendMessage):
     }
     return;
   }
-  const result = receiveMove(friend.channel, message.moveToken);
+  const result = receiveMove(friend.channel, message.moveToken, movePolicy(ctx, friend));
   switch (result.kind) {
     case 'duplicate':
       if (message.tokenWanted) friend.remoteWantsToken = true;
@@ -332,6 +343,67 @@ function processAppliedOps(ctx: Ctx, friend: Friend, ops: readonly CurrencyOp[])
   }
 }
 
+/**
+ * What we refuse although the shared rules allow it, so that we never owe downstream what we
+ * cannot collect upstream: an answer to a request we gave up on (we released its origin), and
+ * the withdrawal of a request whose forwarded copy can still be, or was, answered downstream.
+ * The friend's move is then rejected; our reset terms count the disputed request in our favour.
+ */
+function movePolicy(ctx: Ctx, friend: Friend): MovePolicy {
+  return (ops) => {
+    for (const { currency, op } of ops) {
+      const rk = idKey(op.requestId);
+      if (op.kind === 'response' || op.kind === 'collect') {
+        // Refused once we acted on giving up (released the origin); an answer that beats our
+        // next tick is still taken, as nothing was released yet.
+        const deadline = ctx.state.deadlines.get(rk);
+        if (deadline !== undefined && deadline.friendKey === friend.key && deadline.abandoned) return 'ERR_TC_LATE_ANSWER';
+      } else if (op.kind === 'expire' && !withdrawalAllowed(ctx, friend, currency, rk)) {
+        return 'ERR_TC_WITHDRAWAL_REFUSED';
+      }
+    }
+    return null;
+  };
+}
+
+/** When we give up on a request we sent, in the given stage: half a margin past that stage's deadline. */
+function giveUpTime(tx: PendingTx, stage: 'request' | 'response'): number {
+  return tx.deadlineMs + (stage === 'response' ? COLLECT_WINDOW_MS : 0) + GIVE_UP_AFTER_MS;
+}
+
+/** Whether we have given up, or may by now give up, on a request we sent to `friend`. */
+function gaveUpOn(ctx: Ctx, rk: string, friend: Friend, tx: PendingTx): boolean {
+  const deadline = ctx.state.deadlines.get(rk);
+  if (deadline !== undefined && deadline.friendKey === friend.key && deadline.abandoned) return true;
+  return ctx.nowMs >= giveUpTime(tx, tx.stage.kind);
+}
+
+/**
+ * Whether `friend` may withdraw a request it sent us: only while nothing we did with it can
+ * still make us owe: it went to one of our invoices, it is still queued here, its forwarded copy
+ * was given up, or it was cancelled downstream (the cancel still queued to `friend`).
+ */
+function withdrawalAllowed(ctx: Ctx, friend: Friend, currency: Currency, rk: string): boolean {
+  const down = ctx.state.downstream.get(downstreamKey(friend.key, currency, rk));
+  if (down === undefined || down.kind === 'invoice') return true;
+  const next = ctx.state.friends.get(down.friendKey);
+  if (next === undefined) return false;
+  const tx = next.channel.mutualCredits.get(currency)?.local.get(rk);
+  if (tx !== undefined) return gaveUpOn(ctx, rk, next, tx);
+  if (next.requests.some((item) => idKey(item.op.requestId) === rk)) return true;
+  // Gone from the next channel: cancelled there (nothing owed), or collected (we paid, and the
+  // collect towards `friend` is what is queued).
+  return friend.backwards.some((item) => item.op.kind === 'cancel' && idKey(item.op.requestId) === rk);
+}
+
+/** The ttl a queued request gets in a move stamped `timeMs`; null when too little time is left. */
+function ttlAt(ctx: Ctx, requestId: Uid, timeMs: number): number | null {
+  const deadline = ctx.state.deadlines.get(idKey(requestId));
+  if (deadline === undefined) return null;
+  const ttlMs = deadline.deadlineMs - timeMs;
+  return ttlMs >= HOP_TTL_MARGIN_MS ? Math.min(ttlMs, MAX_REQUEST_TTL_MS) : null;
+}
+
 function queueBackwards(ctx: Ctx, friend: Friend, currency: Currency, op: QueuedOp['op']): void {
   ctx.enqueue(friend, 'backwards', currency, op);
   ctx.wake.add(friend.key);
@@ -353,8 +425,13 @@ function whyCannotCarry(friend: Friend, currency: Currency): number | null {
 function onIncomingRequest(ctx: Ctx, from: Friend, currency: Currency, op: RequestOp): void {
   const rk = idKey(op.requestId);
   const cancel = (reason: number): void => queueBackwards(ctx, from, currency, { kind: 'cancel', requestId: op.requestId, reason });
+  // The deadline both sides derived from the sender's stamp, but never later than our own clock
+  // allows: a stamp from the future must not buy a longer freeze downstream.
+  const deadlineMs = Math.min(from.channel.mutualCredits.get(currency)!.remote.get(rk)!.deadlineMs, ctx.nowMs + op.ttlMs);
   if (op.route.length === 0) {
-    acceptAtDestination(ctx, from, currency, op, () => cancel(CancelReason.InvoiceRefused));
+    // An answer this late could arrive after the sender gave up, and would then be refused.
+    if (ctx.nowMs >= deadlineMs - GIVE_UP_AFTER_MS) cancel(CancelReason.Expired);
+    else acceptAtDestination(ctx, from, currency, op, () => cancel(CancelReason.InvoiceRefused));
     return;
   }
   const inCfg = from.configs.get(currency);
@@ -378,8 +455,9 @@ function onIncomingRequest(ctx: Ctx, from: Friend, currency: Currency, op: Reque
     cancel(CancelReason.FeeTooLow);
     return;
   }
-  const ttlMs = op.ttlMs - HOP_TTL_MARGIN_MS;
-  if (ttlMs < HOP_TTL_MARGIN_MS) {
+  // The next hop must answer one margin before we must, so its answer can still reach the sender.
+  const nextDeadlineMs = deadlineMs - HOP_TTL_MARGIN_MS;
+  if (nextDeadlineMs - ctx.nowMs < HOP_TTL_MARGIN_MS) {
     cancel(CancelReason.Expired);
     return;
   }
@@ -389,7 +467,7 @@ function onIncomingRequest(ctx: Ctx, from: Friend, currency: Currency, op: Reque
     cancel(CancelReason.Busy);
     return;
   }
-  const forwarded: RequestOp = { ...op, route: op.route.slice(1), leftFees: op.leftFees - fee, ttlMs };
+  const forwarded: RequestOp = { ...op, route: op.route.slice(1), leftFees: op.leftFees - fee, ttlMs: nextDeadlineMs - ctx.nowMs };
   ctx.enqueue(next, 'requests', currency, forwarded);
   ctx.wake.add(next.key);
   ctx.state.upstream.set(rk, { kind: 'friend', friendKey: from.key, currency });
@@ -397,7 +475,7 @@ function onIncomingRequest(ctx: Ctx, from: Friend, currency: Currency, op: Reque
   const dk = downstreamKey(from.key, currency, rk);
   ctx.state.downstream.set(dk, { kind: 'friend', friendKey: next.key });
   ctx.changes.downstream.add(dk);
-  ctx.state.deadlines.set(rk, { friendKey: next.key, currency, expiresAtMs: ctx.nowMs + ttlMs });
+  ctx.state.deadlines.set(rk, { friendKey: next.key, currency, deadlineMs: nextDeadlineMs, abandoned: false });
   ctx.changes.deadlines.add(rk);
 }
 
@@ -437,7 +515,7 @@ function acceptAtDestination(ctx: Ctx, from: Friend, currency: Currency, op: Req
 
 function onResponse(ctx: Ctx, _from: Friend, _currency: Currency, op: ResponseOp): void {
   const rk = idKey(op.requestId);
-  deleteDeadline(ctx, rk);
+  // The deadline stays: answered, the request must now be collected in time.
   const up = ctx.state.upstream.get(rk);
   if (up === undefined || up.kind === 'orphan') return;
   if (up.kind === 'friend') {
@@ -502,7 +580,10 @@ function onCollect(ctx: Ctx, requestId: Uid, srcPlainLock: Uint8Array, destPlain
   settlePayment(ctx, payment);
 }
 
-/** The friend withdrew a request it had sent us. */
+/**
+ * The friend withdrew a request it had sent us. The move policy let it through only if nothing
+ * downstream can still make us owe for it (withdrawalAllowed).
+ */
 function onExpired(ctx: Ctx, friend: Friend, currency: Currency, requestId: Uid): void {
   const rk = idKey(requestId);
   const down = detachDownstream(ctx, friend, currency, rk);
@@ -516,12 +597,11 @@ function onExpired(ctx: Ctx, friend: Friend, currency: Currency, requestId: Uid)
     deleteDeadline(ctx, rk);
     return;
   }
-  // In the next channel: nobody upstream will pay for it any more. Withdraw it if still
-  // unanswered; if it was answered we remain liable to the next hop and settle it here.
-  ctx.state.upstream.set(rk, { kind: 'orphan' });
-  ctx.upstream(rk);
+  // The forwarded copy was given up on: the origin is gone, so giving it up (if the tick has not
+  // yet) only withdraws it downstream.
+  if (ctx.state.upstream.delete(rk)) ctx.upstream(rk);
   const tx = next.channel.mutualCredits.get(currency)?.local.get(rk);
-  if (tx !== undefined && tx.stage.kind === 'request') queueBackwards(ctx, next, currency, { kind: 'expire', requestId });
+  if (tx !== undefined) giveUp(ctx, rk, next, currency, requestId);
 }
 
 /**
@@ -643,39 +723,51 @@ function settlePayment(ctx: Ctx, payment: Payment): void {
 // ---------------------------------------------------------------------------------------------
 // Deadlines
 //
-// Every request carries a lifetime that shrinks by a margin at each hop, so the hop furthest
-// along gives up first. A hop gives up on a request only in ways that cannot leave it liable:
-// one still queued (never sent) is dropped and cancelled upstream; one sent to the destination is
-// withdrawn (Expire) if still unanswered, then cancelled upstream; one sent to a forwarder waits
-// for that forwarder's own cancel. Cancels thus run back hop by hop, and once the seller has
-// answered only the seller cancels. Credit stays frozen only while a hop on the path is
-// unreachable, and is released when it returns.
+// Every request carries a deadline that is one margin earlier at each hop, so the hop furthest
+// along gives up first. A hop gives up on a request it sent half a margin past its deadline (past
+// its collect deadline once answered): it withdraws it downstream (Expire), releases its origin
+// (Cancel upstream, or a failed transaction for our own payment), and from then on refuses any
+// answer to it (movePolicy). Its origin's deadline is one margin later, so every hop has given up
+// on its forwarded copy before its own sender may withdraw. Credit behind a silent hop is thus
+// released hop by hop, and no hop is left owing downstream what it can no longer collect.
 
 function onTick(ctx: Ctx): void {
-  const expired: string[] = [];
-  for (const [rk, deadline] of ctx.state.deadlines) if (deadline.expiresAtMs <= ctx.nowMs) expired.push(rk);
-  for (const rk of expired) {
-    const deadline = ctx.state.deadlines.get(rk)!;
+  const due: string[] = [];
+  for (const [rk, deadline] of ctx.state.deadlines) {
+    if (!deadline.abandoned && ctx.nowMs >= deadline.deadlineMs - HOP_TTL_MARGIN_MS) due.push(rk);
+  }
+  for (const rk of due) {
+    const deadline = ctx.state.deadlines.get(rk);
+    if (deadline === undefined) continue;
     const friend = ctx.state.friends.get(deadline.friendKey);
     if (friend === undefined) {
       deleteDeadline(ctx, rk);
       continue;
     }
-    const queued = removeQueuedRequest(ctx, friend, rk);
-    if (queued !== null) {
-      ctx.changes.friends.add(friend.key);
-      failRequest(ctx, queued.op.requestId, CancelReason.Expired);
+    const tx = friend.channel.mutualCredits.get(deadline.currency)?.local.get(rk);
+    if (tx === undefined) {
+      // Not sent yet: one margin before its deadline the next hop could not forward it any more.
+      const queued = removeQueuedRequest(ctx, friend, rk);
+      if (queued !== null) {
+        ctx.changes.friends.add(friend.key);
+        failRequest(ctx, queued.op.requestId, CancelReason.Expired);
+      } else if (ctx.nowMs >= deadline.deadlineMs) {
+        deleteDeadline(ctx, rk);
+      }
       continue;
     }
-    const tx = friend.channel.mutualCredits.get(deadline.currency)?.local.get(rk);
-    deleteDeadline(ctx, rk);
-    // Only a destination is asked to give a request back: it has nothing downstream. A forwarder
-    // might still be answered from further on, so withdrawing its request could leave it owing
-    // what it can no longer collect; it cancels towards us itself at its own, earlier deadline.
-    if (tx !== undefined && tx.stage.kind === 'request' && tx.request.route.length === 0 && friend.inconsistency === null) {
-      queueBackwards(ctx, friend, deadline.currency, { kind: 'expire', requestId: tx.request.requestId });
-    }
+    if (ctx.nowMs >= giveUpTime(tx, tx.stage.kind)) giveUp(ctx, rk, friend, deadline.currency, tx.request.requestId);
   }
+}
+
+/** We stop waiting for an answer to a request we sent `friend`: see the section comment. */
+function giveUp(ctx: Ctx, rk: string, friend: Friend, currency: Currency, requestId: Uid): void {
+  const deadline = ctx.state.deadlines.get(rk);
+  if (deadline === undefined || deadline.abandoned) return;
+  ctx.state.deadlines.set(rk, { ...deadline, abandoned: true });
+  ctx.changes.deadlines.add(rk);
+  if (friend.inconsistency === null) queueBackwards(ctx, friend, currency, { kind: 'expire', requestId });
+  releaseUpstream(ctx, requestId, { reason: CancelReason.Expired, local: true });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -810,7 +902,7 @@ function proposeReset(ctx: Ctx, friend: Friend, resetToken: Uint8Array): AppErro
   const balances = remote.balanceForReset.map((b) => ({ currency: b.currency, balance: -b.balance }));
   const ch = resetChannel(friend, balances, remote.inconsistencyCounter);
   const info = tokenInfo(ch, ch.mutualCredits, 0n, 'local');
-  const base = { oldToken: remote.resetToken, ops: [], relays: ctx.state.relays, activeCurrencies: null };
+  const base = { oldToken: remote.resetToken, ops: [], relays: ctx.state.relays, activeCurrencies: null, timeMs: nextStamp(friend.channel, ctx.nowMs) };
   const prefix = prefixHash(base);
   const infoHash = tokenInfoHash(info);
   const randNonce = ctx.env.random(16);
@@ -841,6 +933,7 @@ function tryAcceptReset(ctx: Ctx, friend: Friend, move: MoveToken): boolean {
     ...ch,
     direction: 'incoming',
     lastIncomingToken: move.newToken,
+    lastIncomingTimeMs: Math.max(ch.lastIncomingTimeMs, move.timeMs),
     lastIncomingDigest: moveDigest(move, prefix),
     lastIncoming: {
       prefixHash: prefix, infoHash: move.infoHash, randNonce: move.randNonce, newToken: move.newToken, moveTokenCounter: 0n, balances: info.balances,
@@ -1090,6 +1183,11 @@ function validRoute(route: readonly PublicKey[]): boolean {
   return new Set(body.map(idKey)).size === body.length;
 }
 
+/** Enough time for every hop of a route of `keys` keys to take its margin, and the seller its own. */
+function buyerTtl(keys: number): number {
+  return Math.min(MAX_REQUEST_TTL_MS, Math.max(DEFAULT_REQUEST_TTL_MS, (keys + 1) * HOP_TTL_MARGIN_MS));
+}
+
 function createTransaction(ctx: Ctx, c: Extract<AppCommand, { kind: 'createTransaction' }>): AppError | null {
   const s = ctx.state;
   if (!isUid(c.paymentId) || !isUid(c.requestId) || !isAmount(c.destPayment) || !isAmount(c.fees)) {
@@ -1117,12 +1215,12 @@ function createTransaction(ctx: Ctx, c: Extract<AppCommand, { kind: 'createTrans
   const op: RequestOp = {
     kind: 'request', requestId, srcHashedLock: hashLock(payment.srcPlainLock), route: c.route.slice(2).map((k) => new Uint8Array(k)),
     destPayment: c.destPayment, totalDestPayment: payment.totalDestPayment, invoiceId: payment.invoiceId, leftFees: c.fees,
-    ttlMs: DEFAULT_REQUEST_TTL_MS,
+    ttlMs: buyerTtl(c.route.length),
   };
   ctx.enqueue(friend, 'userRequests', payment.currency, op);
   payment.txs.set(rk, { requestId, friendKey: friend.key, destPayment: c.destPayment, fees: c.fees, status: 'pending', response: null });
   s.upstream.set(rk, { kind: 'payment', paymentKey: idKey(payment.paymentId) });
-  s.deadlines.set(rk, { friendKey: friend.key, currency: payment.currency, expiresAtMs: ctx.nowMs + DEFAULT_REQUEST_TTL_MS });
+  s.deadlines.set(rk, { friendKey: friend.key, currency: payment.currency, deadlineMs: ctx.nowMs + op.ttlMs, abandoned: false });
   ctx.upstream(rk);
   ctx.changes.deadlines.add(rk);
   ctx.changes.payments.add(idKey(payment.paymentId));

@@ -1,5 +1,5 @@
 import { I128_MAX, I128_MIN, U128_MAX, bytesEqual } from '../common/bytes.js';
-import { MAX_REMAINING_ROUTE_KEYS } from './constants.js';
+import { COLLECT_WINDOW_MS, MAX_REMAINING_ROUTE_KEYS, MAX_REQUEST_TTL_MS } from './constants.js';
 import { hashLock, responseHash, verifyResponseSignature } from './signing.js';
 import type { Currency, FriendTcOp, Hash, PublicKey, RequestOp, ResponseOp, Uid } from './types.js';
 
@@ -18,6 +18,13 @@ export type TxStage =
 export interface PendingTx {
   readonly request: RequestOp;
   readonly stage: TxStage;
+  /** The stamp of the move that carried the request plus its ttl: the same on both sides. */
+  readonly deadlineMs: number;
+}
+
+/** Until when a pending transaction may still be answered (request stage) or collected (response stage). */
+export function stageDeadline(tx: PendingTx): number {
+  return tx.stage.kind === 'request' ? tx.deadlineMs : tx.deadlineMs + COLLECT_WINDOW_MS;
 }
 
 export interface MutualCredit {
@@ -55,7 +62,9 @@ export type McError =
   | 'ERR_MC_UNKNOWN_REQUEST'
   | 'ERR_MC_WRONG_STAGE'
   | 'ERR_MC_BAD_SIGNATURE'
-  | 'ERR_MC_BAD_LOCK';
+  | 'ERR_MC_BAD_LOCK'
+  | 'ERR_MC_BAD_TTL'
+  | 'ERR_MC_TOO_EARLY';
 
 /** Checks a request's own fields (shape, route, amounts), whoever created it. */
 export function checkRequestFields(op: RequestOp): McError | null {
@@ -70,7 +79,16 @@ export function checkRequestFields(op: RequestOp): McError | null {
   if (op.destPayment > U128_MAX || op.totalDestPayment > U128_MAX || op.leftFees > U128_MAX) return 'ERR_MC_BAD_AMOUNT';
   if (op.destPayment === 0n || op.destPayment > op.totalDestPayment) return 'ERR_MC_BAD_AMOUNT';
   if (frozenAmount(op) > U128_MAX) return 'ERR_MC_OVERFLOW';
+  if (!Number.isInteger(op.ttlMs) || op.ttlMs < 1 || op.ttlMs > MAX_REQUEST_TTL_MS) return 'ERR_MC_BAD_TTL';
   return null;
+}
+
+/**
+ * A request is withdrawn by its sender only once the stage it is in has run out of time; before
+ * that only its receiver may give it up.
+ */
+function expireError(tx: PendingTx, timeMs: number): McError | null {
+  return timeMs >= stageDeadline(tx) ? null : 'ERR_MC_TOO_EARLY';
 }
 
 /** The key whose signature a response to `request`, sent by `friend`, must carry. */
@@ -102,10 +120,11 @@ function checkedBalance(value: bigint): bigint | null {
 }
 
 /**
- * Applies an operation the friend sent us. On error `mc` is left untouched. `respondent` is the
- * friend's key (a response from it must be signed by the destination of the stored route).
+ * Applies an operation the friend sent us in a move stamped `timeMs`. On error `mc` is left
+ * untouched. `friend` is the friend's key (a response from it must be signed by the destination
+ * of the stored route).
  */
-export function applyIncoming(mc: MutualCredit, currency: Currency, op: FriendTcOp, friend: PublicKey): McError | null {
+export function applyIncoming(mc: MutualCredit, currency: Currency, op: FriendTcOp, friend: PublicKey, timeMs: number): McError | null {
   const key = idKey(op.requestId);
   switch (op.kind) {
     case 'request': {
@@ -114,7 +133,7 @@ export function applyIncoming(mc: MutualCredit, currency: Currency, op: FriendTc
       if (mc.remote.has(key)) return 'ERR_MC_DUPLICATE_REQUEST';
       const pending = mc.remotePending + frozenAmount(op);
       if (pending > U128_MAX) return 'ERR_MC_OVERFLOW';
-      mc.remote.set(key, { request: op, stage: { kind: 'request' } });
+      mc.remote.set(key, { request: op, stage: { kind: 'request' }, deadlineMs: timeMs + op.ttlMs });
       mc.remotePending = pending;
       return null;
     }
@@ -123,7 +142,7 @@ export function applyIncoming(mc: MutualCredit, currency: Currency, op: FriendTc
       if (tx === undefined) return 'ERR_MC_UNKNOWN_REQUEST';
       const err = checkResponse(tx, op, currency, friend);
       if (err !== null) return err;
-      mc.local.set(key, { request: tx.request, stage: responseStage(op) });
+      mc.local.set(key, { request: tx.request, stage: responseStage(op), deadlineMs: tx.deadlineMs });
       return null;
     }
     case 'cancel': {
@@ -150,7 +169,8 @@ export function applyIncoming(mc: MutualCredit, currency: Currency, op: FriendTc
     case 'expire': {
       const tx = mc.remote.get(key);
       if (tx === undefined) return 'ERR_MC_UNKNOWN_REQUEST';
-      if (tx.stage.kind !== 'request') return 'ERR_MC_WRONG_STAGE';
+      const err = expireError(tx, timeMs);
+      if (err !== null) return err;
       mc.remote.delete(key);
       mc.remotePending -= frozenAmount(tx.request);
       return null;
@@ -159,10 +179,11 @@ export function applyIncoming(mc: MutualCredit, currency: Currency, op: FriendTc
 }
 
 /**
- * Applies an operation we are about to send. The same checks as on receipt (except signatures
- * and locks we produced ourselves), so we never send what the friend must reject.
+ * Applies an operation we are about to send in a move stamped `timeMs`. The same checks as on
+ * receipt (except signatures and locks we produced ourselves), so we never send what the friend
+ * must reject.
  */
-export function applyOutgoing(mc: MutualCredit, op: FriendTcOp): McError | null {
+export function applyOutgoing(mc: MutualCredit, op: FriendTcOp, timeMs: number): McError | null {
   const key = idKey(op.requestId);
   switch (op.kind) {
     case 'request': {
@@ -171,7 +192,7 @@ export function applyOutgoing(mc: MutualCredit, op: FriendTcOp): McError | null 
       if (mc.local.has(key)) return 'ERR_MC_DUPLICATE_REQUEST';
       const pending = mc.localPending + frozenAmount(op);
       if (pending > U128_MAX) return 'ERR_MC_OVERFLOW';
-      mc.local.set(key, { request: op, stage: { kind: 'request' } });
+      mc.local.set(key, { request: op, stage: { kind: 'request' }, deadlineMs: timeMs + op.ttlMs });
       mc.localPending = pending;
       return null;
     }
@@ -179,7 +200,7 @@ export function applyOutgoing(mc: MutualCredit, op: FriendTcOp): McError | null 
       const tx = mc.remote.get(key);
       if (tx === undefined) return 'ERR_MC_UNKNOWN_REQUEST';
       if (tx.stage.kind !== 'request') return 'ERR_MC_WRONG_STAGE';
-      mc.remote.set(key, { request: tx.request, stage: responseStage(op) });
+      mc.remote.set(key, { request: tx.request, stage: responseStage(op), deadlineMs: tx.deadlineMs });
       return null;
     }
     case 'cancel': {
@@ -206,7 +227,8 @@ export function applyOutgoing(mc: MutualCredit, op: FriendTcOp): McError | null 
     case 'expire': {
       const tx = mc.local.get(key);
       if (tx === undefined) return 'ERR_MC_UNKNOWN_REQUEST';
-      if (tx.stage.kind !== 'request') return 'ERR_MC_WRONG_STAGE';
+      const err = expireError(tx, timeMs);
+      if (err !== null) return err;
       mc.local.delete(key);
       mc.localPending -= frozenAmount(tx.request);
       return null;

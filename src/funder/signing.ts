@@ -62,10 +62,10 @@ function writeRelays(w: CanonicalWriter, relays: readonly RelayAddress[]): void 
   w.list(relays, (lw, relay) => lw.fixed(relay.publicKey, 32).string(relay.address));
 }
 
-/** Commits to the previous token and everything the move carries besides balances. */
-export function prefixHash(move: Pick<MoveToken, 'oldToken' | 'ops' | 'relays' | 'activeCurrencies'>): Hash {
+/** Commits to the previous token, the time stamp and everything the move carries besides balances. */
+export function prefixHash(move: Pick<MoveToken, 'oldToken' | 'ops' | 'relays' | 'activeCurrencies' | 'timeMs'>): Hash {
   const w = new CanonicalWriter(512);
-  w.fixed(move.oldToken, 64);
+  w.fixed(move.oldToken, 64).u64(BigInt(move.timeMs));
   w.list(move.ops, writeOp);
   w.optional(move.relays, writeRelays);
   w.optional(move.activeCurrencies, (ow, list) => ow.list(list, (lw, c) => lw.string(c)));

@@ -75,10 +75,17 @@ export type Downstream =
   | { readonly kind: 'friend'; readonly friendKey: string }
   | { readonly kind: 'invoice'; readonly invoiceKey: string };
 
+/** A request we sent or queued, towards `friendKey`, and when we give up on it. */
 export interface Deadline {
   readonly friendKey: string;
   readonly currency: Currency;
-  readonly expiresAtMs: number;
+  /** Its deadline: the stamp of the move that carries it plus its ttl, both ours. */
+  readonly deadlineMs: number;
+  /**
+   * Set once we gave up on it (withdrew it and released its origin): from then on an answer to
+   * it is refused, whatever the clock says. Kept until it leaves the channel.
+   */
+  readonly abandoned: boolean;
 }
 
 export interface InvoiceTx {
@@ -137,7 +144,7 @@ export interface FunderState {
   upstream: Map<string, Upstream>;
   /** friendKey/currency/request id hex -> what we did with a request we received. */
   downstream: Map<string, Downstream>;
-  /** request id hex -> when the request we sent or queued is withdrawn. */
+  /** request id hex -> the deadline of a request we sent or queued, and whether we gave up on it. */
   deadlines: Map<string, Deadline>;
   invoices: Map<string, OpenInvoice>;
   payments: Map<string, Payment>;

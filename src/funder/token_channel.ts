@@ -37,6 +37,8 @@ export interface TokenChannel {
   lastIncoming: LastIncomingMove | null;
   /** new_token (hex) of the last few moves we accepted, to recognise replays of older ones. */
   recentIncoming: string[];
+  /** The time stamp of the last move we accepted (0 before the first); our next one is no lower. */
+  lastIncomingTimeMs: number;
   moveTokenCounter: bigint;
   inconsistencyCounter: bigint;
   mutualCredits: Map<Currency, MutualCredit>;
@@ -93,6 +95,7 @@ export function newTokenChannel(local: PublicKey, remote: PublicKey): TokenChann
     infoHash: new Uint8Array(32),
     randNonce: hash(high).subarray(0, 16),
     newToken: zeroPad(high),
+    timeMs: 0,
   };
   const weAreLow = bytesEqual(low, local);
   return {
@@ -104,6 +107,7 @@ export function newTokenChannel(local: PublicKey, remote: PublicKey): TokenChann
     lastIncomingDigest: null,
     lastIncoming: null,
     recentIncoming: [],
+    lastIncomingTimeMs: 0,
     moveTokenCounter: 0n,
     inconsistencyCounter: 0n,
     mutualCredits: new Map(),
@@ -149,20 +153,30 @@ export interface MoveDraft {
   readonly cloned: Set<Currency>;
   readonly ops: CurrencyOp[];
   readonly announce: Currency[] | null;
+  /** The move's stamp: the clock, but never below a stamp already in the chain. */
+  readonly timeMs: number;
+}
+
+/** The stamp of a move we build now: our clock, or the chain's latest stamp if our clock is behind it. */
+export function nextStamp(ch: TokenChannel, nowMs: number): number {
+  return Math.max(Math.floor(nowMs), ch.lastIncomingTimeMs, ch.lastOutgoing.timeMs);
 }
 
 /**
  * Starts a move; null when we do not hold the token, or the counter is exhausted (the channel
  * then refuses to move rather than wrap, and both sides check this).
  */
-export function beginMove(ch: TokenChannel, announce: readonly Currency[] | null): MoveDraft | null {
+export function beginMove(ch: TokenChannel, announce: readonly Currency[] | null, nowMs: number): MoveDraft | null {
   if (ch.direction !== 'incoming' || ch.moveTokenCounter >= U64_MAX) return null;
   const sorted = announce === null ? null : sortedUnique(announce);
   if (sorted !== null) {
     for (const currency of ch.mutualCredits.keys()) if (!sorted.includes(currency)) return null;
   }
   const mcs = sorted === null ? ch.mutualCredits : withNewCurrencies(ch.mutualCredits, sorted, ch.remoteAnnounced);
-  return { channel: ch, mcs: mcs === ch.mutualCredits ? new Map(mcs) : mcs, cloned: new Set(), ops: [], announce: sorted };
+  return {
+    channel: ch, mcs: mcs === ch.mutualCredits ? new Map(mcs) : mcs, cloned: new Set(), ops: [], announce: sorted,
+    timeMs: nextStamp(ch, nowMs),
+  };
 }
 
 export function draftCredit(draft: MoveDraft, currency: Currency): MutualCredit | undefined {
@@ -181,7 +195,7 @@ export function tryAddOp(draft: MoveDraft, currency: Currency, op: FriendTcOp): 
   const original = draft.mcs.get(currency);
   if (original === undefined) return 'ERR_TC_NO_CURRENCY';
   // applyOutgoing checks everything before it changes anything, so a refused op leaves the draft as it was.
-  const err = applyOutgoing(draftCredit(draft, currency)!, op);
+  const err = applyOutgoing(draftCredit(draft, currency)!, op, draft.timeMs);
   if (err !== null) return err;
   draft.ops.push({ currency, op });
   return null;
@@ -193,7 +207,7 @@ export function finishMove(draft: MoveDraft, relays: readonly RelayAddress[] | n
   const counter = ch.moveTokenCounter + 1n;
   const info = tokenInfo(ch, draft.mcs, counter, 'local');
   const infoHash = tokenInfoHash(info);
-  const base = { oldToken: ch.lastIncomingToken, ops: draft.ops, relays, activeCurrencies: draft.announce };
+  const base = { oldToken: ch.lastIncomingToken, ops: draft.ops, relays, activeCurrencies: draft.announce, timeMs: draft.timeMs };
   const prefix = prefixHash(base);
   const newToken = signer.sign(SigningDomain.MoveToken, moveSignedBytes(prefix, infoHash, randNonce));
   const move: MoveToken = { ...base, infoHash, randNonce, newToken };
@@ -215,7 +229,22 @@ export type ReceiveError =
   | 'ERR_TC_CURRENCY_DROPPED'
   | 'ERR_TC_NO_CURRENCY'
   | 'ERR_TC_BAD_INFO_HASH'
+  | 'ERR_TC_TIME_REVERSED'
+  | MovePolicyError
   | McError;
+
+/**
+ * Refusals of the receiver's own policy, on top of the rules both sides share: the move is
+ * valid, but accepting it would leave us owing what we cannot collect.
+ */
+export type MovePolicyError =
+  /** A withdrawal of a request whose copy we forwarded is still live or answered downstream. */
+  | 'ERR_TC_WITHDRAWAL_REFUSED'
+  /** An answer to a request we had already given up on (and released upstream). */
+  | 'ERR_TC_LATE_ANSWER';
+
+/** Looks at a valid move's operations before it is committed; an error rejects the move. */
+export type MovePolicy = (ops: readonly CurrencyOp[]) => MovePolicyError | null;
 
 export type ReceiveResult =
   | { readonly kind: 'applied'; readonly ops: readonly CurrencyOp[]; readonly relays: readonly RelayAddress[] | null }
@@ -246,8 +275,12 @@ export function checkMoveShape(move: MoveToken): ReceiveError | null {
   return null;
 }
 
-/** Verifies and applies a move from the friend. On anything but `applied` the channel is unchanged. */
-export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
+/**
+ * Verifies and applies a move from the friend. On anything but `applied` the channel is
+ * unchanged. `policy` sees the operations of a move that passed every shared rule, before it is
+ * committed.
+ */
+export function receiveMove(ch: TokenChannel, move: MoveToken, policy?: MovePolicy): ReceiveResult {
   // Limits are checked before any hashing; an over-limit move is refused without a state change.
   const shape = checkMoveShape(move);
   if (shape !== null) return { kind: 'ignored', error: shape };
@@ -272,6 +305,8 @@ export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
   }
   if (!verifyMoveSignature(ch.remotePublicKey, move, prefix)) return { kind: 'ignored', error: 'ERR_TC_BAD_SIGNATURE' };
   if (ch.moveTokenCounter >= U64_MAX) return { kind: 'rejected', error: 'ERR_TC_COUNTER_EXHAUSTED' };
+  // Deadlines count from stamps, so a stamp below the one it answers would move them back.
+  if (move.timeMs < ch.lastOutgoing.timeMs) return { kind: 'rejected', error: 'ERR_TC_TIME_REVERSED' };
 
   let remoteAnnounced = ch.remoteAnnounced;
   let mcs = new Map(ch.mutualCredits);
@@ -291,7 +326,7 @@ export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
       mcs.set(currency, mc);
       cloned.add(currency);
     }
-    const err = applyIncoming(mc, currency, op, ch.remotePublicKey);
+    const err = applyIncoming(mc, currency, op, ch.remotePublicKey, move.timeMs);
     if (err !== null) return { kind: 'rejected', error: err };
   }
   const counter = ch.moveTokenCounter + 1n;
@@ -299,7 +334,10 @@ export function receiveMove(ch: TokenChannel, move: MoveToken): ReceiveResult {
   if (!bytesEqual(tokenInfoHash(info), move.infoHash)) {
     return { kind: 'rejected', error: 'ERR_TC_BAD_INFO_HASH' };
   }
+  const refused = policy?.(move.ops) ?? null;
+  if (refused !== null) return { kind: 'rejected', error: refused };
   ch.mutualCredits = mcs;
+  ch.lastIncomingTimeMs = move.timeMs;
   ch.remoteAnnounced = remoteAnnounced;
   ch.moveTokenCounter = counter;
   ch.lastIncomingToken = move.newToken;

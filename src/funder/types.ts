@@ -26,7 +26,10 @@ export interface RequestOp {
   readonly totalDestPayment: bigint;
   readonly invoiceId: Hash;
   readonly leftFees: bigint;
-  /** Milliseconds the receiver may keep this request unanswered before it is withdrawn. */
+  /**
+   * Milliseconds, from the stamp of the move that carries the request, that the receiver has to
+   * answer it (1..MAX_REQUEST_TTL_MS). Stamp plus ttl is the request's deadline on both sides.
+   */
   readonly ttlMs: number;
 }
 
@@ -58,7 +61,10 @@ export interface CollectOp {
   readonly destPlainLock: Hash;
 }
 
-/** Sent by the sender of a request still unanswered after its deadline: it is withdrawn. */
+/**
+ * Sent by the sender of a request once its deadline has passed (the collect deadline, once it
+ * was answered): it is withdrawn. The receiver accepts it only while it owes nothing downstream.
+ */
 export interface ExpireOp {
   readonly kind: 'expire';
   readonly requestId: Uid;
@@ -79,6 +85,11 @@ export interface MoveToken {
   readonly infoHash: Hash;
   readonly randNonce: Uid;
   readonly newToken: Signature;
+  /**
+   * The sender's wall clock in milliseconds when it signed the move, never below the stamp of
+   * the move it answers. Request deadlines count from it, so both sides derive the same ones.
+   */
+  readonly timeMs: number;
 }
 
 export interface CurrencyBalance {

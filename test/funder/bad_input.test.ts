@@ -18,7 +18,7 @@ function craftMove(waiter: SimNode, holder: SimNode, ops: CurrencyOp[], signer: 
   const ch = channel(waiter, holder);
   const mcs = new Map([...ch.mutualCredits].map(([c, m]) => [c, { ...m, balance: m.balance + claimBalanceShift }]));
   const info = tokenInfo(ch, mcs, ch.moveTokenCounter + 1n, 'remote');
-  const base = { oldToken: ch.lastOutgoing.newToken, ops, relays: null, activeCurrencies: null };
+  const base = { oldToken: ch.lastOutgoing.newToken, ops, relays: null, activeCurrencies: null, timeMs: waiter.net.nowMs };
   const infoHash = tokenInfoHash(info);
   const randNonce = new Uint8Array(16).fill(7);
   const newToken = signer.sign(SigningDomain.MoveToken, moveSignedBytes(prefixHash(base), infoHash, randNonce));

@@ -6,6 +6,7 @@ import { prefixHash, tokenInfoHash } from '../../src/funder/signing.js';
 import { beginMove } from '../../src/funder/token_channel.js';
 import type { AppCommand } from '../../src/funder/api.js';
 import { SimNet, mc, pay, uid, type SimNode } from './sim.js';
+import { CancelReason } from '../../src/funder/types.js';
 
 /** One test per defect found in the original implementation (offset-credit.md §9). */
 
@@ -85,7 +86,7 @@ t.test('the same request id from two friends is forwarded once and the next chan
 });
 
 t.test('strings are hashed with their length, so different currency lists never collide', async (t) => {
-  const base = { oldToken: new Uint8Array(64), ops: [], relays: null };
+  const base = { oldToken: new Uint8Array(64), ops: [], relays: null, timeMs: 0 };
   t.not(Buffer.from(prefixHash({ ...base, activeCurrencies: ['AB', 'C'] })).toString('hex'), Buffer.from(prefixHash({ ...base, activeCurrencies: ['A', 'BC'] })).toString('hex'));
   const info = (names: string[]) => tokenInfoHash({
     localPublicKey: new Uint8Array(32), remotePublicKey: new Uint8Array(32), inconsistencyCounter: 0n, moveTokenCounter: 0n,
@@ -111,7 +112,7 @@ t.test('the move counter never wraps: at its maximum the channel refuses to move
   t.equal(fa.channel.moveTokenCounter, U64_MAX, 'the last move is still allowed');
   t.equal(fb.channel.moveTokenCounter, U64_MAX);
   const now = fa.channel.direction === 'incoming' ? fa : fb;
-  t.equal(beginMove(now.channel, null), null, 'no move past the maximum');
+  t.equal(beginMove(now.channel, null, net.nowMs), null, 'no move past the maximum');
   t.same([a.faults, b.faults], [[], []]);
 });
 
@@ -149,7 +150,7 @@ t.test('failures reach the app: a cancelled transaction and a cancelled payment 
   void pay;
 });
 
-t.test('a request behind an unreachable hop stays frozen, leaving no hop liable, and completes once the hop returns', async (t) => {
+t.test('a request behind an unreachable hop is released at the deadlines, hop by hop, and the late hop answers with a cancel', async (t) => {
   const net = new SimNet();
   const [a, b, c] = ['a', 'b', 'c'].map((n) => net.add(n));
   net.befriend(a, b, 'FST', 100n, 100n);
@@ -173,18 +174,24 @@ t.test('a request behind an unreachable hop stays frozen, leaving no hop liable,
     for (const n of [a, b, c]) n.handle({ kind: 'tick' });
     net.run();
   }
-  t.equal(mc(a, b, 'FST')!.localPending, 10n, 'still frozen while b cannot reach c: b is never left liable');
-  t.equal(a.appInbox.filter((m) => m.kind === 'transactionResult').length, 0);
+  t.equal(mc(a, b, 'FST')!.localPending, 0n, 'b gave up on c and released a before a could withdraw');
+  t.equal(mc(b, c, 'FST')!.localPending, 10n, 'towards c it stays frozen until c can be told');
+  t.ok(b.state.deadlines.get(idKey(uid(5)))?.abandoned, 'and b refuses any answer from c from now on');
+  const results = a.appInbox.filter((m) => m.kind === 'transactionResult');
+  t.equal(results.length, 1);
+  t.same(results[0].kind === 'transactionResult' && results[0].outcome, { kind: 'failure', cause: { reason: CancelReason.Expired, local: false } });
   cut = false;
   b.handle({ kind: 'friendOffline', friend: c.pk });
   c.handle({ kind: 'friendOffline', friend: b.pk });
   b.handle({ kind: 'friendOnline', friend: c.pk });
   c.handle({ kind: 'friendOnline', friend: b.pk });
   net.run();
-  // Once reconnected the seller answers, so the payment completes instead of being withdrawn.
-  const results = a.appInbox.filter((m) => m.kind === 'transactionResult');
-  t.equal(results.length, 1);
-  t.equal(results[0].kind === 'transactionResult' && results[0].outcome.kind, 'complete');
+  // The request reaches c long after its deadline: c cancels it rather than answer too late.
+  t.equal(mc(b, c, 'FST')!.localPending, 0n);
+  t.equal(mc(c, b, 'FST')!.remotePending, 0n);
+  t.equal(b.state.deadlines.size, 0);
+  t.same([a.faults, b.faults, c.faults], [[], [], []], 'no disagreement');
+  t.equal(a.appInbox.filter((m) => m.kind === 'transactionResult').length, 1, 'the buyer heard once');
 });
 
 t.test('a request queued behind an unreachable hop is cancelled at its deadline', async (t) => {

@@ -34,7 +34,7 @@ t.test('every record kind reads back equal to what was written, extremes include
   const friend2 = { ...friend, inconsistency: { localTerms: terms, remoteTerms: terms }, sentRelaysKey: 'k@a', relays: [], configs: new Map() };
   t.same(decodeFriend(encodeFriend(friend2)), friend2);
   const channel = {
-    direction: 'outgoing' as const, lastIncomingToken: bytes(64, 5), lastIncomingDigest: null, recentIncoming: ['cd'.repeat(64)],
+    direction: 'outgoing' as const, lastIncomingToken: bytes(64, 5), lastIncomingDigest: null, recentIncoming: ['cd'.repeat(64)], lastIncomingTimeMs: Date.UTC(2100, 0),
     lastIncoming: {
       prefixHash: bytes(32, 1), infoHash: bytes(32, 2), randNonce: bytes(16, 3), newToken: bytes(64, 4), moveTokenCounter: U64_MAX,
       balances: [{ currency: 'A', balance: -7n, localPending: 0n, remotePending: U128_MAX }],
@@ -52,7 +52,7 @@ t.test('every record kind reads back equal to what was written, extremes include
       { currency: 'B', op: { kind: 'collect', requestId: bytes(16, 17), srcPlainLock: bytes(32, 18), destPlainLock: bytes(32, 19) } },
       { currency: 'B', op: { kind: 'expire', requestId: bytes(16, 20) } },
     ],
-    relays: null, activeCurrencies: ['A', 'B'], infoHash: bytes(32, 21), randNonce: bytes(16, 22), newToken: bytes(64, 23),
+    relays: null, activeCurrencies: ['A', 'B'], infoHash: bytes(32, 21), randNonce: bytes(16, 22), newToken: bytes(64, 23), timeMs: Date.UTC(2100, 0),
   };
   t.same(decodeMove(encodeMove(move)), move);
   const queued = { queue: 'userRequests' as const, currency: 'A', op: move.ops[0].op, seq: 12 };
@@ -60,8 +60,10 @@ t.test('every record kind reads back equal to what was written, extremes include
   for (const up of [{ kind: 'friend', friendKey: 'ee'.repeat(32), currency: 'Q' }, { kind: 'payment', paymentKey: '01'.repeat(16) }, { kind: 'orphan' }] as const) {
     t.same(decodeUpstream(encodeUpstream(up)), up);
   }
-  const deadline = { friendKey: '0f'.repeat(32), currency: 'A', expiresAtMs: Date.UTC(2100, 0) };
-  t.same(decodeDeadline(encodeDeadline(deadline)), deadline);
+  for (const abandoned of [false, true]) {
+    const deadline = { friendKey: '0f'.repeat(32), currency: 'A', deadlineMs: Date.UTC(2100, 0), abandoned };
+    t.same(decodeDeadline(encodeDeadline(deadline)), deadline);
+  }
   const invoiceStatus = { srcHashedLock: bytes(32, 1), completedBy: { responseHash: bytes(32, 2), signature: bytes(64, 3), destPayment: 2n ** 64n } };
   t.same(decodeInvoiceStatus(encodeInvoiceStatus(invoiceStatus)), invoiceStatus);
   const header = { invoiceId: bytes(32, 1), currency: 'A', totalDestPayment: 1n, destPublicKey: bytes(32, 2), srcPlainLock: bytes(32, 3), appId: '', ackUid: bytes(16, 4) };

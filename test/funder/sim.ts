@@ -65,6 +65,8 @@ export interface InFlight {
   readonly from: SimNode;
   readonly to: PublicKey;
   readonly message: FriendMessage;
+  /** The simulated clock when it was sent. */
+  readonly sentAtMs: number;
 }
 
 export class SimNet {
@@ -89,7 +91,7 @@ export class SimNet {
   enqueue(from: SimNode, to: PublicKey, message: FriendMessage): void {
     const decoded = decodeFriendMessage(encodeFriendMessage(message));
     if (!decoded.ok) throw new Error(`codec failed: ${decoded.error.message}`);
-    this.queue.push({ from, to, message: decoded.value });
+    this.queue.push({ from, to, message: decoded.value, sentAtMs: this.nowMs });
   }
 
   deliver(item: InFlight): void {
@@ -107,6 +109,24 @@ export class SimNet {
       this.deliver(this.queue.shift()!);
     }
     return n;
+  }
+
+  /**
+   * Lets time pass one second at a time over a network that delivers every message within
+   * `maxDelayMs` (as an honest network does, well inside the deadlines' margin): messages older
+   * than that arrive, in order per connection, before the clock moves on.
+   */
+  advance(ms: number, maxDelayMs: number, onSecond: () => void = () => undefined): void {
+    for (let passed = 0; passed < ms; passed += 1000) {
+      this.nowMs += Math.min(1000, ms - passed);
+      for (;;) {
+        const index = this.queue.findIndex((m) => m.sentAtMs <= this.nowMs - maxDelayMs);
+        if (index < 0) break;
+        const [item] = this.queue.splice(index, 1);
+        this.deliver(item);
+      }
+      onSecond();
+    }
   }
 
   /** Makes a and b friends with the given trust each way, the currency open, both online. */

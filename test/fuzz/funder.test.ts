@@ -8,7 +8,7 @@ const key = (): Uint8Array => Identity.generate().publicKey;
 const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
 
 const move = (ops: MoveToken['ops'], extra: Partial<MoveToken> = {}): MoveToken => ({
-  oldToken: bytes(64, 1), ops, relays: null, activeCurrencies: null, infoHash: bytes(32, 2), randNonce: bytes(16, 3), newToken: bytes(64, 4), ...extra,
+  oldToken: bytes(64, 1), ops, relays: null, activeCurrencies: null, infoHash: bytes(32, 2), randNonce: bytes(16, 3), newToken: bytes(64, 4), timeMs: 1_700_000_000_000, ...extra,
 });
 
 const samples: FriendMessage[] = [

@@ -128,7 +128,7 @@ t.test('a cancel\'s reason and a transaction\'s cause survive the store (signed 
   t.same(decodeQueued(encodeQueued(plain), 3), plain, 'a cancel without a reason keeps the old layout');
   const move = {
     oldToken: new Uint8Array(64).fill(1), ops: [{ currency: 'FST', op: queued.op }], relays: null, activeCurrencies: null,
-    infoHash: new Uint8Array(32).fill(2), randNonce: new Uint8Array(16).fill(3), newToken: new Uint8Array(64).fill(4),
+    infoHash: new Uint8Array(32).fill(2), randNonce: new Uint8Array(16).fill(3), newToken: new Uint8Array(64).fill(4), timeMs: 1_700_000_000_000,
   };
   t.same(decodeMove(encodeMove(move)), move);
   const status = {

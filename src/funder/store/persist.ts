@@ -169,7 +169,7 @@ export class RecordKeeper {
       const tx = side === 'L' ? mc?.local.get(rk) : mc?.remote.get(rk);
       wanted.length = 0;
       if (tx !== undefined) {
-        wanted.push(desired('t', tx.request, encodeTxRequest, tx.request));
+        wanted.push(desired('t', tx.request, encodeTxRequest, tx));
         if (tx.stage.kind === 'response') wanted.push(desired('s', tx.stage, encodeTxStage, tx.stage));
       }
       this.sync('t', `${friendKey}/${side}/${rk}/${currency}`, wanted, ops);
@@ -284,7 +284,9 @@ interface PaymentParts {
 export function stateFromRecords(state: FunderState, records: Map<string, Buffer>, keeper: RecordKeeper, prefix = ''): FunderState {
   const channels = new Map<string, ReturnType<typeof decodeChannel>>();
   const moves = new Map<string, TokenChannel['lastOutgoing']>();
-  const txs = new Map<string, { friendKey: string; side: string; rk: string; currency: string; request?: PendingTx['request']; stage?: PendingTx['stage']; key: string }>();
+  const txs = new Map<string, {
+    friendKey: string; side: string; rk: string; currency: string; request?: PendingTx['request']; deadlineMs?: number; stage?: PendingTx['stage']; key: string;
+  }>();
   // Keys sort by zero-padded sequence, so each queue comes back in its original order.
   const queued: [string, QueuedOp, string][] = [];
   const invoices = new Map<string, { header?: ReturnType<typeof decodeInvoiceHeader>; status?: ReturnType<typeof decodeInvoiceStatus>; txs: Map<string, Buffer> }>();
@@ -339,7 +341,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
           const currency = rest.slice(friendKey.length + side.length + rk.length + 3);
           let entry = txs.get(rest);
           if (entry === undefined) txs.set(rest, (entry = { friendKey, side, rk, currency, key: rest }));
-          if (kind === 't') entry.request = decodeTxRequest(value, idBytes(rk, 16));
+          if (kind === 't') ({ request: entry.request, deadlineMs: entry.deadlineMs } = decodeTxRequest(value, idBytes(rk, 16)));
           else entry.stage = decodeTxStage(value);
           break;
         }
@@ -415,6 +417,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
       lastIncomingDigest: record.lastIncomingDigest,
       lastIncoming: record.lastIncoming,
       recentIncoming: record.recentIncoming,
+      lastIncomingTimeMs: record.lastIncomingTimeMs,
       moveTokenCounter: record.moveTokenCounter,
       inconsistencyCounter: record.inconsistencyCounter,
       mutualCredits: mcs,
@@ -432,7 +435,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
     if (entry.request === undefined) corrupt(`s/${entry.key}`, 'response stage without its request record');
     const mc = state.friends.get(entry.friendKey)?.channel.mutualCredits.get(entry.currency);
     if (mc === undefined) continue;
-    const tx: PendingTx = { request: entry.request!, stage: entry.stage ?? { kind: 'request' } };
+    const tx: PendingTx = { request: entry.request!, stage: entry.stage ?? { kind: 'request' }, deadlineMs: entry.deadlineMs! };
     (entry.side === 'L' ? mc.local : mc.remote).set(entry.rk, tx);
     keeper.loaded(`t/${entry.key}`, tx.request);
     if (entry.stage !== undefined) keeper.loaded(`s/${entry.key}`, entry.stage);

@@ -14,7 +14,8 @@ import { RecordFormatError, RecordReader, RecordWriter } from './binary.js';
  * complete value or throws RecordFormatError; the loader turns that into an error naming the key.
  */
 
-export const RECORD_FORMAT = 1;
+/** 2: moves carry time stamps, pending transactions their deadline, deadlines their give-up state. */
+export const RECORD_FORMAT = 2;
 
 // Generous bounds for the reader: they only stop a corrupt length from allocating wildly.
 const MAX_TEXT_BYTES = 4096;
@@ -28,7 +29,7 @@ export function openRecord(value: Buffer): RecordReader {
   if (value.length === 0) throw new RecordFormatError('empty record');
   const version = value[0];
   if (version !== RECORD_FORMAT) {
-    throw new RecordFormatError(`record format ${version} is not readable by this build (it reads format ${RECORD_FORMAT}; databases from before format 1 are not migrated)`);
+    throw new RecordFormatError(`record format ${version} is not readable by this build (it reads format ${RECORD_FORMAT}; databases of earlier formats are not migrated)`);
   }
   const r = new RecordReader(value);
   r.u8();
@@ -231,6 +232,7 @@ export interface ChannelRecord {
   readonly lastIncomingDigest: Uint8Array | null;
   readonly lastIncoming: LastIncomingMove | null;
   readonly recentIncoming: string[];
+  readonly lastIncomingTimeMs: number;
   readonly moveTokenCounter: bigint;
   readonly inconsistencyCounter: bigint;
   readonly balances: { currency: Currency; balance: bigint; localPending: bigint; remotePending: bigint }[];
@@ -257,7 +259,7 @@ export function encodeChannel(c: ChannelRecord): Buffer {
     ow.list(m.balances, writeBalance);
   });
   w.list(c.recentIncoming, (lw, hex) => lw.fixed(Buffer.from(hex, 'hex'), 64));
-  w.u64(c.moveTokenCounter).u64(c.inconsistencyCounter);
+  w.uint(c.lastIncomingTimeMs).u64(c.moveTokenCounter).u64(c.inconsistencyCounter);
   w.list(c.balances, (lw, b) => {
     writeCurrency(lw, b.currency);
     lw.signed(b.balance).unsigned(b.localPending).unsigned(b.remotePending);
@@ -279,6 +281,7 @@ export function decodeChannel(value: Buffer): ChannelRecord {
         balances: or.list(MAX_CURRENCIES_PER_FRIEND, readBalance),
       })),
       recentIncoming: r.list(64, (lr) => hexOf(lr.fixed(64))),
+      lastIncomingTimeMs: r.uint(),
       moveTokenCounter: r.u64(),
       inconsistencyCounter: r.u64(),
       balances: r.list(MAX_CURRENCIES_PER_FRIEND, (lr) => ({
@@ -298,7 +301,7 @@ export function encodeMove(m: MoveToken): Buffer {
   });
   w.optional(m.relays, writeRelays);
   w.optional(m.activeCurrencies, (ow, list) => ow.list(list, writeCurrency));
-  w.fixed(m.infoHash, 32).fixed(m.randNonce, 16).fixed(m.newToken, 64);
+  w.fixed(m.infoHash, 32).fixed(m.randNonce, 16).fixed(m.newToken, 64).uint(m.timeMs);
   return w.finish();
 }
 
@@ -308,21 +311,21 @@ export function decodeMove(value: Buffer): MoveToken {
     const ops = r.list(MAX_OPS_PER_MOVE, (lr): CurrencyOp => ({ currency: readCurrency(lr), op: readOp(lr) }));
     const relays = r.optional(readRelays);
     const activeCurrencies = r.optional((or) => or.list(MAX_CURRENCIES_PER_FRIEND, readCurrency));
-    return { oldToken, ops, relays, activeCurrencies, infoHash: r.fixed(32), randNonce: r.fixed(16), newToken: r.fixed(64) };
+    return { oldToken, ops, relays, activeCurrencies, infoHash: r.fixed(32), randNonce: r.fixed(16), newToken: r.fixed(64), timeMs: r.uint() };
   });
 }
 
 // --- pending transactions of a mutual credit -------------------------------------------------
 
-/** The request of a pending transaction; written once, as it never changes. */
-export function encodeTxRequest(op: RequestOp): Buffer {
-  const w = begin(160 + op.route.length * 32);
-  writeRequestBody(w, op);
-  return w.finish();
+/** The request of a pending transaction and its deadline; written once, as neither changes. */
+export function encodeTxRequest(tx: { readonly request: RequestOp; readonly deadlineMs: number }): Buffer {
+  const w = begin(168 + tx.request.route.length * 32);
+  writeRequestBody(w, tx.request);
+  return w.uint(tx.deadlineMs).finish();
 }
 
-export function decodeTxRequest(value: Buffer, requestId: Uint8Array): RequestOp {
-  return decodeWhole(value, (r) => readRequestBody(r, requestId));
+export function decodeTxRequest(value: Buffer, requestId: Uint8Array): { request: RequestOp; deadlineMs: number } {
+  return decodeWhole(value, (r) => ({ request: readRequestBody(r, requestId), deadlineMs: r.uint() }));
 }
 
 /** The response stage a pending transaction reaches at most once. */
@@ -398,11 +401,11 @@ export function decodeDownstream(value: Buffer): Downstream {
 export function encodeDeadline(d: Deadline): Buffer {
   const w = begin(64).fixed(Buffer.from(d.friendKey, 'hex'), 32);
   writeCurrency(w, d.currency);
-  return w.uint(d.expiresAtMs).finish();
+  return w.uint(d.deadlineMs).bool(d.abandoned).finish();
 }
 
 export function decodeDeadline(value: Buffer): Deadline {
-  return decodeWhole(value, (r) => ({ friendKey: hexOf(r.fixed(32)), currency: readCurrency(r), expiresAtMs: r.uint() }));
+  return decodeWhole(value, (r) => ({ friendKey: hexOf(r.fixed(32)), currency: readCurrency(r), deadlineMs: r.uint(), abandoned: r.bool() }));
 }
 
 // --- invoices (seller) -------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import { Uid, UidT } from '../common/uid.js';
 
 
 /**
- * From the sender of a request still unanswered at its deadline: withdrawn.
+ * From the sender of a request past its deadline (past its collect deadline once answered):
+ * withdrawn.
  */
 export class ExpireSendFunds implements flatbuffers.IUnpackableObject<ExpireSendFundsT> {
   bb: flatbuffers.ByteBuffer|null = null;

@@ -85,8 +85,16 @@ newToken(obj?:Signature):Signature|null {
   return offset ? (obj || new Signature()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+/**
+ * The sender's clock (ms since 1970) when it signed; never below the answered move's.
+ */
+timeMs():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startMoveToken(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addOldToken(builder:flatbuffers.Builder, oldTokenOffset:flatbuffers.Offset) {
@@ -153,6 +161,10 @@ static addNewToken(builder:flatbuffers.Builder, newTokenOffset:flatbuffers.Offse
   builder.addFieldStruct(6, newTokenOffset, 0);
 }
 
+static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
+  builder.addFieldInt64(7, timeMs, BigInt('0'));
+}
+
 static endMoveToken(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -167,7 +179,8 @@ unpack(): MoveTokenT {
     this.bb!.createObjList<CurrencyName, CurrencyNameT>(this.activeCurrencies.bind(this), this.activeCurrenciesLength()),
     (this.infoHash() !== null ? this.infoHash()!.unpack() : null),
     (this.randNonce() !== null ? this.randNonce()!.unpack() : null),
-    (this.newToken() !== null ? this.newToken()!.unpack() : null)
+    (this.newToken() !== null ? this.newToken()!.unpack() : null),
+    this.timeMs()
   );
 }
 
@@ -180,6 +193,7 @@ unpackTo(_o: MoveTokenT): void {
   _o.infoHash = (this.infoHash() !== null ? this.infoHash()!.unpack() : null);
   _o.randNonce = (this.randNonce() !== null ? this.randNonce()!.unpack() : null);
   _o.newToken = (this.newToken() !== null ? this.newToken()!.unpack() : null);
+  _o.timeMs = this.timeMs();
 }
 }
 
@@ -191,7 +205,8 @@ constructor(
   public activeCurrencies: (CurrencyNameT)[] = [],
   public infoHash: Hash32T|null = null,
   public randNonce: UidT|null = null,
-  public newToken: SignatureT|null = null
+  public newToken: SignatureT|null = null,
+  public timeMs: bigint = BigInt('0')
 ){}
 
 
@@ -208,6 +223,7 @@ pack(builder:flatbuffers.Builder): flatbuffers.Offset {
   MoveToken.addInfoHash(builder, (this.infoHash !== null ? this.infoHash!.pack(builder) : 0));
   MoveToken.addRandNonce(builder, (this.randNonce !== null ? this.randNonce!.pack(builder) : 0));
   MoveToken.addNewToken(builder, (this.newToken !== null ? this.newToken!.pack(builder) : 0));
+  MoveToken.addTimeMs(builder, this.timeMs);
 
   return MoveToken.endMoveToken(builder);
 }

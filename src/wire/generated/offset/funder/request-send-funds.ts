@@ -13,7 +13,8 @@ import { Uid, UidT } from '../common/uid.js';
 
 /**
  * A request to freeze credit along a route. `route` holds the keys still to go after the
- * receiver (fewer than 32); `ttl_ms` is how long the receiver may leave it unanswered.
+ * receiver (fewer than 32); `ttl_ms` (1..600,000) counts from the carrying move's `time_ms`
+ * to the request's deadline.
  */
 export class RequestSendFunds implements flatbuffers.IUnpackableObject<RequestSendFundsT> {
   bb: flatbuffers.ByteBuffer|null = null;
