@@ -101,7 +101,12 @@ export type FunderEvent =
   | { readonly kind: 'friendMessage'; readonly friend: PublicKey; readonly message: FriendMessage }
   | { readonly kind: 'friendOnline'; readonly friend: PublicKey }
   | { readonly kind: 'friendOffline'; readonly friend: PublicKey }
-  | { readonly kind: 'app'; readonly appId: string; readonly appRequestId: string; readonly command: AppCommand }
+  /**
+   * `appId` names the connection replies go to; `owner` is the app's identity (its key, hex). The
+   * payments and invoices an app creates answer only to the same owner: another app, even with
+   * the same permission, sees them as unknown.
+   */
+  | { readonly kind: 'app'; readonly appId: string; readonly owner: string; readonly appRequestId: string; readonly command: AppCommand }
   | { readonly kind: 'tick' };
 
 export type Effect =

@@ -23,6 +23,9 @@ export const MAX_ADDRESS_BYTES = 256;
 export const MAX_PENDING_USER_REQUESTS = 1024;
 /** Forwarded requests queued towards one friend before new ones are cancelled. */
 export const MAX_QUEUED_REQUESTS = 4096;
+/** Transactions an open invoice holds, of at most MAX_PAYMENTS_PER_INVOICE payments (source locks). */
+export const MAX_TXS_PER_INVOICE = 256;
+export const MAX_PAYMENTS_PER_INVOICE = 16;
 /** Bytes in a friend's local name. */
 export const MAX_NAME_BYTES = 64;
 

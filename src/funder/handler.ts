@@ -3,7 +3,7 @@ import { calcFee, isValidRate } from '../common/rate.js';
 import { SigningDomain } from '../crypto/domains.js';
 import {
   COLLECT_WINDOW_MS, DEFAULT_REQUEST_TTL_MS, GIVE_UP_AFTER_MS, HOP_TTL_MARGIN_MS, MAX_ADDRESS_BYTES, MAX_CURRENCIES_PER_FRIEND,
-  MAX_NAME_BYTES, MAX_OPS_PER_MOVE, MAX_PENDING_USER_REQUESTS, MAX_QUEUED_REQUESTS, MAX_RELAYS, MAX_REQUEST_TTL_MS, MAX_ROUTE_KEYS,
+  MAX_NAME_BYTES, MAX_OPS_PER_MOVE, MAX_PAYMENTS_PER_INVOICE, MAX_PENDING_USER_REQUESTS, MAX_TXS_PER_INVOICE, MAX_QUEUED_REQUESTS, MAX_RELAYS, MAX_REQUEST_TTL_MS, MAX_ROUTE_KEYS,
 } from './constants.js';
 import {
   emptyChangeSet, type AppCommand, type AppError, type AppErrorCode, type AppMessage, type ChangeSet, type Effect,
@@ -103,7 +103,7 @@ export function handleEvent(state: FunderState, env: CoreEnv, event: FunderEvent
       break;
     }
     case 'app':
-      onAppCommand(ctx, event.appId, event.appRequestId, event.command);
+      onAppCommand(ctx, event.appId, event.owner, event.appRequestId, event.command);
       break;
     case 'tick':
       onTick(ctx);
@@ -479,25 +479,38 @@ function onIncomingRequest(ctx: Ctx, from: Friend, currency: Currency, op: Reque
   ctx.changes.deadlines.add(rk);
 }
 
+/** What the transactions with this source lock add up to. */
+function acceptedFor(invoice: OpenInvoice, srcHashedLock: Uint8Array): bigint {
+  let sum = 0n;
+  for (const tx of invoice.txs.values()) if (bytesEqual(tx.srcHashedLock, srcHashedLock)) sum += tx.destPayment;
+  return sum;
+}
+
+function paymentsOf(invoice: OpenInvoice): number {
+  return new Set([...invoice.txs.values()].map((tx) => idKey(tx.srcHashedLock))).size;
+}
+
 function acceptAtDestination(ctx: Ctx, from: Friend, currency: Currency, op: RequestOp, cancel: () => void): void {
   const invoice = ctx.state.invoices.get(idKey(op.invoiceId));
   const rk = idKey(op.requestId);
-  if (invoice === undefined || invoice.currency !== currency || invoice.totalDestPayment !== op.totalDestPayment
-    || (invoice.srcHashedLock !== null && !bytesEqual(invoice.srcHashedLock, op.srcHashedLock))
-    || invoice.txs.has(rk) || invoice.accepted + op.destPayment > invoice.totalDestPayment) {
+  if (invoice === undefined || invoice.completedBy !== null || invoice.currency !== currency
+    || invoice.totalDestPayment !== op.totalDestPayment || invoice.txs.has(rk) || invoice.txs.size >= MAX_TXS_PER_INVOICE) {
     cancel();
     return;
   }
-  invoice.srcHashedLock ??= op.srcHashedLock;
-  invoice.txs.set(rk, { friendKey: from.key, currency, requestId: op.requestId, destPayment: op.destPayment });
-  invoice.accepted += op.destPayment;
+  const accepted = acceptedFor(invoice, op.srcHashedLock);
+  if (accepted + op.destPayment > invoice.totalDestPayment || (accepted === 0n && paymentsOf(invoice) >= MAX_PAYMENTS_PER_INVOICE)) {
+    cancel();
+    return;
+  }
+  invoice.txs.set(rk, { friendKey: from.key, currency, requestId: op.requestId, destPayment: op.destPayment, srcHashedLock: op.srcHashedLock });
   ctx.changes.invoices.add(idKey(invoice.invoiceId));
   const dk = downstreamKey(from.key, currency, rk);
   ctx.state.downstream.set(dk, { kind: 'invoice', invoiceKey: idKey(invoice.invoiceId) });
   ctx.changes.downstream.add(dk);
   const randNonce = ctx.env.random(16);
   const destHashedLock = hashLock(invoice.destPlainLock);
-  const isComplete = invoice.accepted === invoice.totalDestPayment;
+  const isComplete = accepted + op.destPayment === invoice.totalDestPayment;
   const rHash = responseHash(op.requestId, randNonce);
   const signature = ctx.env.signer.sign(SigningDomain.FundsResponse, responseSignedBytes({
     responseHash: rHash,
@@ -509,8 +522,17 @@ function acceptAtDestination(ctx: Ctx, from: Friend, currency: Currency, op: Req
     invoiceId: op.invoiceId,
     currency,
   }));
-  if (isComplete) invoice.completedBy = { responseHash: rHash, signature, destPayment: op.destPayment };
   queueBackwards(ctx, from, currency, { kind: 'response', requestId: op.requestId, destHashedLock, isComplete, randNonce, signature });
+  if (isComplete) {
+    invoice.completedBy = { responseHash: rHash, signature, destPayment: op.destPayment, srcHashedLock: op.srcHashedLock };
+    // Paid by one payment: the others' shares can never complete it any more.
+    for (const [otherKey, other] of invoice.txs) {
+      if (bytesEqual(other.srcHashedLock, op.srcHashedLock)) continue;
+      invoice.txs.delete(otherKey);
+      const friend = ctx.state.friends.get(other.friendKey);
+      if (friend !== undefined) queueBackwards(ctx, friend, other.currency, { kind: 'cancel', requestId: other.requestId, reason: CancelReason.InvoiceRefused });
+    }
+  }
 }
 
 function onResponse(ctx: Ctx, _from: Friend, _currency: Currency, op: ResponseOp): void {
@@ -620,8 +642,7 @@ function detachDownstream(ctx: Ctx, friend: Friend, currency: Currency, rk: stri
   const itx = invoice?.txs.get(rk);
   if (invoice !== undefined && itx !== undefined) {
     invoice.txs.delete(rk);
-    invoice.accepted -= itx.destPayment;
-    invoice.completedBy = null;
+    if (invoice.completedBy !== null && bytesEqual(invoice.completedBy.srcHashedLock, itx.srcHashedLock)) invoice.completedBy = null;
     ctx.changes.invoices.add(down.invoiceKey);
   }
   return null;
@@ -968,10 +989,10 @@ function validRelays(relays: unknown): relays is RelayAddress[] {
     && Buffer.byteLength(r.address, 'utf8') <= MAX_ADDRESS_BYTES);
 }
 
-function onAppCommand(ctx: Ctx, appId: string, appRequestId: string, command: AppCommand): void {
+function onAppCommand(ctx: Ctx, appId: string, owner: string, appRequestId: string, command: AppCommand): void {
   let error: AppError | null;
   try {
-    error = runCommand(ctx, appId, command);
+    error = runCommand(ctx, appId, owner, command);
   } catch (cause) {
     // Malformed values from the node's mapping (wrong types) end here; state checks come first
     // in every command, so nothing was changed yet.
@@ -989,7 +1010,12 @@ function isError(v: unknown): v is AppError {
   return typeof v === 'object' && v !== null && 'code' in v && 'message' in v && !('publicKey' in v);
 }
 
-function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
+/** A payment or invoice of this owner's; another owner's is as good as absent. */
+function owned<T extends { readonly owner: string }>(entity: T | undefined, owner: string): T | undefined {
+  return entity !== undefined && entity.owner === owner ? entity : undefined;
+}
+
+function runCommand(ctx: Ctx, appId: string, owner: string, c: AppCommand): AppError | null {
   const s = ctx.state;
   switch (c.kind) {
     case 'setRelays': {
@@ -1096,7 +1122,7 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
       if (s.invoices.has(key)) return err('ERR_FUNDER_INVOICE_EXISTS', 'invoice exists');
       s.invoices.set(key, {
         invoiceId: new Uint8Array(c.invoiceId), currency: c.currency, totalDestPayment: c.totalDestPayment,
-        destPlainLock: ctx.env.random(32), srcHashedLock: null, txs: new Map(), accepted: 0n, completedBy: null,
+        destPlainLock: ctx.env.random(32), owner, txs: new Map(), completedBy: null,
       });
       ctx.changes.invoices.add(key);
       return null;
@@ -1104,7 +1130,7 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
     case 'cancelInvoice': {
       if (!isKey(c.invoiceId)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid invoice id');
       const key = idKey(c.invoiceId);
-      const invoice = s.invoices.get(key);
+      const invoice = owned(s.invoices.get(key), owner);
       if (invoice === undefined) return err('ERR_FUNDER_UNKNOWN_INVOICE', 'no such invoice');
       // Only the seller may cancel after responding; this is that seller.
       for (const [rk, tx] of invoice.txs) {
@@ -1117,7 +1143,7 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
       return null;
     }
     case 'commitInvoice':
-      return commitInvoice(ctx, c.commit);
+      return commitInvoice(ctx, owner, c.commit);
     case 'createPayment': {
       if (!isUid(c.paymentId) || !isKey(c.invoiceId) || !isValidCurrency(c.currency) || !isAmount(c.totalDestPayment)
         || c.totalDestPayment === 0n || !isKey(c.destPublicKey)) {
@@ -1128,18 +1154,18 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
       s.payments.set(key, {
         paymentId: new Uint8Array(c.paymentId), invoiceId: new Uint8Array(c.invoiceId), currency: c.currency,
         totalDestPayment: c.totalDestPayment, destPublicKey: new Uint8Array(c.destPublicKey), srcPlainLock: ctx.env.random(32),
-        appId, closing: false, closeWaiter: null, txs: new Map(), commit: null, receipt: null, ackUid: ctx.env.random(16),
+        appId, owner, closing: false, closeWaiter: null, txs: new Map(), commit: null, receipt: null, ackUid: ctx.env.random(16),
       });
       ctx.changes.payments.add(key);
       return null;
     }
     case 'createTransaction':
-      return createTransaction(ctx, c);
+      return createTransaction(ctx, owner, c);
     case 'requestClosePayment':
     case 'paymentStatus': {
       if (!isUid(c.paymentId)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid payment id');
       const key = idKey(c.paymentId);
-      const payment = s.payments.get(key);
+      const payment = owned(s.payments.get(key), owner);
       if (c.kind === 'requestClosePayment' && payment !== undefined) {
         payment.closing = true;
         payment.closeWaiter = appId;
@@ -1153,7 +1179,7 @@ function runCommand(ctx: Ctx, appId: string, c: AppCommand): AppError | null {
     case 'ackClosePayment': {
       if (!isUid(c.paymentId) || !isUid(c.ackUid)) return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid ids');
       const key = idKey(c.paymentId);
-      const payment = s.payments.get(key);
+      const payment = owned(s.payments.get(key), owner);
       if (payment === undefined) return err('ERR_FUNDER_UNKNOWN_PAYMENT', 'no such payment');
       if (paymentStatus(payment).kind === 'inProgress' || !payment.closing && payment.receipt === null) {
         return err('ERR_FUNDER_NOT_RESOLVED', 'payment not resolved');
@@ -1188,12 +1214,12 @@ function buyerTtl(keys: number): number {
   return Math.min(MAX_REQUEST_TTL_MS, Math.max(DEFAULT_REQUEST_TTL_MS, (keys + 1) * HOP_TTL_MARGIN_MS));
 }
 
-function createTransaction(ctx: Ctx, c: Extract<AppCommand, { kind: 'createTransaction' }>): AppError | null {
+function createTransaction(ctx: Ctx, owner: string, c: Extract<AppCommand, { kind: 'createTransaction' }>): AppError | null {
   const s = ctx.state;
   if (!isUid(c.paymentId) || !isUid(c.requestId) || !isAmount(c.destPayment) || !isAmount(c.fees)) {
     return err('ERR_FUNDER_BAD_ARGUMENT', 'invalid transaction');
   }
-  const payment = s.payments.get(idKey(c.paymentId));
+  const payment = owned(s.payments.get(idKey(c.paymentId)), owner);
   if (payment === undefined) return err('ERR_FUNDER_UNKNOWN_PAYMENT', 'no such payment');
   if (payment.closing) return err('ERR_FUNDER_PAYMENT_CLOSED', 'payment accepts no more transactions');
   if (c.destPayment === 0n || c.destPayment > payment.totalDestPayment) return err('ERR_FUNDER_BAD_ARGUMENT', 'destination amount must be 1..total');
@@ -1229,7 +1255,7 @@ function createTransaction(ctx: Ctx, c: Extract<AppCommand, { kind: 'createTrans
   return null;
 }
 
-function commitInvoice(ctx: Ctx, commit: Commit): AppError | null {
+function commitInvoice(ctx: Ctx, owner: string, commit: Commit): AppError | null {
   if (typeof commit !== 'object' || commit === null || !isKey(commit.invoiceId) || !isKey(commit.srcPlainLock)
     || !isKey(commit.destHashedLock) || !isKey(commit.responseHash) || !isAmount(commit.destPayment)
     || !isAmount(commit.totalDestPayment) || !isValidCurrency(commit.currency)
@@ -1237,11 +1263,13 @@ function commitInvoice(ctx: Ctx, commit: Commit): AppError | null {
     return err('ERR_FUNDER_BAD_ARGUMENT', 'malformed commit');
   }
   const key = idKey(commit.invoiceId);
-  const invoice = ctx.state.invoices.get(key);
+  const invoice = owned(ctx.state.invoices.get(key), owner);
   if (invoice === undefined) return err('ERR_FUNDER_UNKNOWN_INVOICE', 'no such invoice');
   if (!commitMatchesInvoice(ctx, invoice, commit)) return err('ERR_FUNDER_BAD_COMMIT', 'commit does not match the invoice');
-  if (invoice.accepted !== invoice.totalDestPayment) return err('ERR_FUNDER_INVOICE_INCOMPLETE', 'accepted transactions do not reach the total');
+  const lock = invoice.completedBy!.srcHashedLock;
+  if (acceptedFor(invoice, lock) !== invoice.totalDestPayment) return err('ERR_FUNDER_INVOICE_INCOMPLETE', 'accepted transactions do not reach the total');
   for (const tx of invoice.txs.values()) {
+    if (!bytesEqual(tx.srcHashedLock, lock)) continue;
     const friend = ctx.state.friends.get(tx.friendKey);
     if (friend !== undefined) {
       queueBackwards(ctx, friend, tx.currency, { kind: 'collect', requestId: tx.requestId, srcPlainLock: commit.srcPlainLock, destPlainLock: invoice.destPlainLock });
@@ -1265,8 +1293,7 @@ function commitMatchesInvoice(_ctx: Ctx, invoice: OpenInvoice, commit: Commit): 
     && commit.currency === invoice.currency
     && commit.totalDestPayment === invoice.totalDestPayment
     && commit.destPayment <= commit.totalDestPayment
-    && invoice.srcHashedLock !== null
-    && bytesEqual(hashLock(commit.srcPlainLock), invoice.srcHashedLock)
+    && bytesEqual(hashLock(commit.srcPlainLock), done.srcHashedLock)
     && bytesEqual(commit.destHashedLock, hashLock(invoice.destPlainLock));
 }
 

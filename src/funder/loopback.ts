@@ -27,7 +27,7 @@ export class LoopbackNode {
   }
 
   command(command: AppCommand): void {
-    this.runtime.submit({ kind: 'app', appId: 'driver', appRequestId: String(++this.counter), command });
+    this.runtime.submit({ kind: 'app', appId: 'driver', owner: 'driver', appRequestId: String(++this.counter), command });
   }
 }
 

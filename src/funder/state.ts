@@ -93,18 +93,33 @@ export interface InvoiceTx {
   readonly currency: Currency;
   readonly requestId: Uid;
   readonly destPayment: bigint;
+  /** The buyer's lock it carries: the transactions of one payment share it. */
+  readonly srcHashedLock: Hash;
 }
 
+/** The response that completed an invoice, and the lock of the payment it completed. */
+export interface InvoiceCompletion {
+  readonly responseHash: Hash;
+  readonly signature: Uint8Array;
+  readonly destPayment: bigint;
+  readonly srcHashedLock: Hash;
+}
+
+/**
+ * An invoice accepts transactions of several payments (each its own source lock) until one
+ * payment's transactions reach the total; the others are then cancelled. So a stranger who
+ * learns the invoice id cannot block it with a payment of its own.
+ */
 export interface OpenInvoice {
   readonly invoiceId: Hash;
   readonly currency: Currency;
   readonly totalDestPayment: bigint;
   readonly destPlainLock: Hash;
-  srcHashedLock: Hash | null;
+  /** The identity of the app that created it (see FunderEvent 'app'). */
+  readonly owner: string;
   txs: Map<string, InvoiceTx>;
-  accepted: bigint;
   /** The response that completed the invoice: a commit must carry exactly it. */
-  completedBy: { readonly responseHash: Hash; readonly signature: Uint8Array; readonly destPayment: bigint } | null;
+  completedBy: InvoiceCompletion | null;
 }
 
 export type PaymentTxStatus = 'pending' | 'responded' | 'failed' | 'collected';
@@ -127,7 +142,10 @@ export interface Payment {
   readonly totalDestPayment: bigint;
   readonly destPublicKey: PublicKey;
   readonly srcPlainLock: Hash;
+  /** The connection of the app that created it: where transaction results go. */
   readonly appId: string;
+  /** The identity of the app that created it (see FunderEvent 'app'). */
+  readonly owner: string;
   closing: boolean;
   closeWaiter: string | null;
   txs: Map<string, PaymentTx>;

@@ -306,7 +306,7 @@ export class NodeService {
     this.o.metrics?.appRequests.inc({ kind: r.kind });
     if (this.stopping) return this.fail(app, message, { code: AppErrorCode.Internal, message: 'node is stopping' });
     const appRequestId = toHex(message.appRequestId);
-    const submit = (command: AppCommand): void => this.submit({ kind: 'app', appId: app.id, appRequestId, command });
+    const submit = (command: AppCommand): void => this.submit({ kind: 'app', appId: app.id, owner: toHex(app.publicKey), appRequestId, command });
     switch (r.kind) {
       case 'addRelay': {
         const relays = this.engine.state.relays;

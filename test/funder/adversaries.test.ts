@@ -90,3 +90,56 @@ t.test('a request behind a silent friend is released at the deadlines, and an an
   t.equal(worth(a, CUR), 0n, 'the buyer paid nothing');
   t.same(a.faults, [], 'honest neighbours never disagree');
 });
+
+t.test('a stranger who learns an invoice id cannot block it with a payment of its own', async (t) => {
+  const net = new SimNet('invoice-lock');
+  const [a, m, x, c] = ['a', 'mallory', 'x', 'c'].map((n) => net.add(n));
+  net.befriend(a, x, CUR, 100n, 100n);
+  net.befriend(m, x, CUR, 100n, 100n);
+  net.befriend(x, c, CUR, 100n, 100n);
+  const invoiceId = uid(5, 32);
+  t.equal(c.app({ kind: 'addInvoice', invoiceId, currency: CUR, totalDestPayment: 10n }), null);
+  // Mallory pays 1 of the 10 with her own lock, and never completes.
+  m.app({ kind: 'createPayment', paymentId: uid(5), invoiceId, currency: CUR, totalDestPayment: 10n, destPublicKey: c.pk });
+  m.app({ kind: 'createTransaction', paymentId: uid(5), requestId: uid(6), route: [m.pk, x.pk, c.pk], destPayment: 1n, fees: 0n });
+  net.run();
+  t.equal(mc(c, x, CUR)!.remote.size, 1, 'the seller accepted her share');
+  a.app({ kind: 'createPayment', paymentId: uid(7), invoiceId, currency: CUR, totalDestPayment: 10n, destPublicKey: c.pk });
+  a.app({ kind: 'createTransaction', paymentId: uid(7), requestId: uid(8), route: [a.pk, x.pk, c.pk], destPayment: 10n, fees: 0n });
+  net.run();
+  const result = a.appInbox.find((msg) => msg.kind === 'transactionResult');
+  t.equal(result?.kind === 'transactionResult' && result.outcome.kind, 'complete', 'the honest buyer completes the invoice');
+  const hers = m.appInbox.filter((msg) => msg.kind === 'transactionResult');
+  t.same(hers.map((r) => r.kind === 'transactionResult' && r.outcome), [{ kind: 'success' }, { kind: 'failure', cause: { reason: CancelReason.InvoiceRefused, local: false } }],
+    'her share is answered, then cancelled once another payment completed the invoice');
+  t.equal(mc(m, x, CUR)!.localPending, 0n, 'her frozen credit is released');
+  const commit = result?.kind === 'transactionResult' && result.outcome.kind === 'complete' ? result.outcome.commit : null;
+  t.equal(c.app({ kind: 'commitInvoice', commit: commit! }), null);
+  net.run();
+  t.equal(mc(a, x, CUR)!.balance, -10n, 'the buyer paid');
+  t.equal(mc(c, x, CUR)!.balance, 10n, 'the seller was paid once');
+});
+
+t.test('an app cannot act on another app\'s payment or invoice by its id', async (t) => {
+  const net = new SimNet('owners');
+  const [a, c] = ['a', 'c'].map((n) => net.add(n));
+  net.befriend(a, c, CUR, 100n, 100n);
+  const invoiceId = uid(9, 32);
+  t.equal(c.app({ kind: 'addInvoice', invoiceId, currency: CUR, totalDestPayment: 10n }, 'shop'), null);
+  t.equal(a.app({ kind: 'createPayment', paymentId: uid(9), invoiceId, currency: CUR, totalDestPayment: 10n, destPublicKey: c.pk }, 'wallet'), null);
+  const tx = { kind: 'createTransaction' as const, paymentId: uid(9), requestId: uid(10), route: [a.pk, c.pk], destPayment: 10n, fees: 0n };
+  t.equal(a.app(tx, 'other-app'), 'ERR_FUNDER_UNKNOWN_PAYMENT', 'another buyer app cannot spend through it');
+  t.equal(a.app({ kind: 'requestClosePayment', paymentId: uid(9) }, 'other-app'), null, 'nor close it (it is unknown to it)');
+  t.equal(a.state.payments.get(idKey(uid(9)))!.closing, false, 'the payment is untouched');
+  t.equal(c.app({ kind: 'cancelInvoice', invoiceId }, 'other-shop'), 'ERR_FUNDER_UNKNOWN_INVOICE', 'another seller app cannot cancel the invoice');
+  t.equal(a.app(tx, 'wallet'), null, 'its own app can');
+  net.run();
+  const result = a.appInbox.find((msg) => msg.kind === 'transactionResult');
+  const commit = result?.kind === 'transactionResult' && result.outcome.kind === 'complete' ? result.outcome.commit : null;
+  t.ok(commit);
+  t.equal(c.app({ kind: 'commitInvoice', commit: commit! }, 'other-shop'), 'ERR_FUNDER_UNKNOWN_INVOICE', 'nor commit it');
+  t.equal(c.app({ kind: 'commitInvoice', commit: commit! }, 'shop'), null);
+  t.equal(a.app({ kind: 'paymentStatus', paymentId: uid(9) }, 'other-app'), null);
+  const status = a.appInbox.findLast((msg) => msg.kind === 'paymentStatus');
+  t.same(status?.kind === 'paymentStatus' && status.status, { kind: 'notFound' }, 'its status is not shown to other apps');
+});

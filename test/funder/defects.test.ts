@@ -126,7 +126,7 @@ t.test('an event persists only the entities it touched, never the whole state', 
   }
   net.befriend(a, b, 'FST', 100n, 100n);
   setupPayment(a, b, 1, 3n);
-  const out = handleEvent(a.state, a.env, { kind: 'app', appId: 'x', appRequestId: '1', command: { kind: 'createTransaction', paymentId: uid(1), requestId: uid(3), route: [a.pk, b.pk], destPayment: 3n, fees: 0n } }, net.nowMs);
+  const out = handleEvent(a.state, a.env, { kind: 'app', appId: 'app', owner: 'app', appRequestId: '1', command: { kind: 'createTransaction', paymentId: uid(1), requestId: uid(3), route: [a.pk, b.pk], destPayment: 3n, fees: 0n } }, net.nowMs);
   t.ok(out.changes.friends.size <= 1 && out.changes.channels.size <= 1, 'one friend record at most');
   t.equal(out.changes.payments.size, 1);
   t.ok(out.changes.txs.size <= 1);

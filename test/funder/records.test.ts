@@ -10,7 +10,7 @@ import { FunderRuntime } from '../../src/funder/runtime.js';
 import { newFunderState, type FunderState } from '../../src/funder/state.js';
 import { FunderCorruptRecordError, RecordKeeper, stateFromRecords } from '../../src/funder/store/persist.js';
 import {
-  decodeChannel, decodeDeadline, decodeFriend, decodeInvoiceStatus, decodeMove, decodePaymentHeader, decodePaymentStatus,
+  decodeChannel, decodeDeadline, decodeFriend, decodeInvoiceStatus, decodeInvoiceTx, encodeInvoiceTx, decodeInvoiceHeader, encodeInvoiceHeader, decodeMove, decodePaymentHeader, decodePaymentStatus,
   decodeQueued, decodeUpstream, encodeChannel, encodeDeadline, encodeFriend, encodeInvoiceStatus, encodeMove,
   encodePaymentHeader, encodePaymentStatus, encodeQueued, encodeUpstream,
 } from '../../src/funder/store/records.js';
@@ -64,9 +64,13 @@ t.test('every record kind reads back equal to what was written, extremes include
     const deadline = { friendKey: '0f'.repeat(32), currency: 'A', deadlineMs: Date.UTC(2100, 0), abandoned };
     t.same(decodeDeadline(encodeDeadline(deadline)), deadline);
   }
-  const invoiceStatus = { srcHashedLock: bytes(32, 1), completedBy: { responseHash: bytes(32, 2), signature: bytes(64, 3), destPayment: 2n ** 64n } };
+  const invoiceStatus = { completedBy: { responseHash: bytes(32, 2), signature: bytes(64, 3), destPayment: 2n ** 64n, srcHashedLock: bytes(32, 1) } };
   t.same(decodeInvoiceStatus(encodeInvoiceStatus(invoiceStatus)), invoiceStatus);
-  const header = { invoiceId: bytes(32, 1), currency: 'A', totalDestPayment: 1n, destPublicKey: bytes(32, 2), srcPlainLock: bytes(32, 3), appId: '', ackUid: bytes(16, 4) };
+  const invoiceTx = { friendKey: '0e'.repeat(32), currency: 'A', requestId: bytes(16, 5), destPayment: U128_MAX, srcHashedLock: bytes(32, 6) };
+  t.same(decodeInvoiceTx(encodeInvoiceTx(invoiceTx), bytes(16, 5)), invoiceTx);
+  const invoiceHeader = { currency: 'A', totalDestPayment: 5n, destPlainLock: bytes(32, 7), owner: 'ab'.repeat(32) };
+  t.same(decodeInvoiceHeader(encodeInvoiceHeader(invoiceHeader)), invoiceHeader);
+  const header = { invoiceId: bytes(32, 1), currency: 'A', totalDestPayment: 1n, destPublicKey: bytes(32, 2), srcPlainLock: bytes(32, 3), appId: '', owner: 'ab', ackUid: bytes(16, 4) };
   t.same(decodePaymentHeader(encodePaymentHeader(header)), header);
   const status = { closing: true, closeWaiter: 'app-1', commitBy: 'aa'.repeat(16), txs: [['aa'.repeat(16), 'responded'], ['bb'.repeat(16), 'failed']] as const };
   t.same(decodePaymentStatus(encodePaymentStatus(status)), status);
@@ -179,7 +183,7 @@ t.test('a runtime refuses a database holding a corrupt record, naming the key', 
   const identity = Identity.fromSeed(bytes(32, 1));
   const sink = { sendFriend: () => {}, toApp: () => {} };
   const runtime = await FunderRuntime.open(dir, identity, sink);
-  runtime.submit({ kind: 'app', appId: 'x', appRequestId: '1', command: { kind: 'addFriend', publicKey: bytes(32, 2), name: 'b', relays: [] } });
+  runtime.submit({ kind: 'app', appId: 'x', owner: 'x', appRequestId: '1', command: { kind: 'addFriend', publicKey: bytes(32, 2), name: 'b', relays: [] } });
   await runtime.close();
   const store = await RocksStore.open(dir);
   const key = [...(await store.readAll()).keys()].find((k) => k.startsWith('c/'))!;

@@ -51,10 +51,10 @@ export class SimNode {
     return out.effects;
   }
 
-  /** Runs an app command and returns its ack's error code (null on success). */
-  app(command: AppCommand): string | null {
+  /** Runs an app command and returns its ack's error code (null on success); `owner` is the app's identity. */
+  app(command: AppCommand, owner = 'app'): string | null {
     const id = String(++this.requestCounter);
-    this.handle({ kind: 'app', appId: 'app', appRequestId: id, command });
+    this.handle({ kind: 'app', appId: owner, owner, appRequestId: id, command });
     const ack = this.appInbox.find((m) => m.kind === 'ack' && m.appRequestId === id);
     if (ack === undefined || ack.kind !== 'ack') throw new Error('no ack');
     return ack.error?.code ?? null;

@@ -218,7 +218,7 @@ function channelRecord(ch: TokenChannel): Parameters<typeof encodeChannel>[0] {
 
 function invoiceRecords(invoice: OpenInvoice, out: Desired[]): void {
   out.push(desired('i', invoice, encodeInvoiceHeader, invoice));
-  if (invoice.srcHashedLock !== null || invoice.completedBy !== null) out.push(small(encodeInvoiceStatus(invoice), 'j'));
+  if (invoice.completedBy !== null) out.push(small(encodeInvoiceStatus(invoice), 'j'));
   for (const [rk, tx] of invoice.txs) out.push(desired(`k${rk}`, tx, encodeInvoiceTx, tx));
 }
 
@@ -443,8 +443,7 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
   for (const [ik, parts] of invoices) {
     if (parts.header === undefined) return corrupt(`j/${ik}`, 'invoice status without its header (i/)');
     const invoice: OpenInvoice = {
-      invoiceId: idBytes(ik, 32), ...parts.header, srcHashedLock: parts.status?.srcHashedLock ?? null, txs: new Map(), accepted: 0n,
-      completedBy: parts.status?.completedBy ?? null,
+      invoiceId: idBytes(ik, 32), ...parts.header, txs: new Map(), completedBy: parts.status?.completedBy ?? null,
     };
     for (const [rk, value] of parts.txs) {
       let tx;
@@ -454,7 +453,6 @@ export function stateFromRecords(state: FunderState, records: Map<string, Buffer
         throw new FunderCorruptRecordError(`${prefix}k/${ik}/${rk}`, err instanceof Error ? err.message : String(err), { cause: err });
       }
       invoice.txs.set(rk, tx);
-      invoice.accepted += tx.destPayment;
       keeper.loaded(`k/${ik}/${rk}`, tx);
     }
     state.invoices.set(ik, invoice);

@@ -3,7 +3,7 @@ import type { FailureCause } from '../api.js';
 import type { TxStage } from '../mutual_credit.js';
 import type { LastIncomingMove } from '../token_channel.js';
 import type {
-  CurrencyConfig, Deadline, Downstream, Inconsistency, InvoiceTx, PaymentTxStatus, QueueName, QueuedOp, Upstream,
+  CurrencyConfig, Deadline, Downstream, Inconsistency, InvoiceCompletion, InvoiceTx, PaymentTxStatus, QueueName, QueuedOp, Upstream,
 } from '../state.js';
 import type { Currency, CurrencyOp, FriendTcOp, MoveToken, RelayAddress, RequestOp, ResetTerms, ResponseOp } from '../types.js';
 import { RecordFormatError, RecordReader, RecordWriter } from './binary.js';
@@ -415,45 +415,45 @@ export interface InvoiceHeader {
   readonly currency: Currency;
   readonly totalDestPayment: bigint;
   readonly destPlainLock: Uint8Array;
+  readonly owner: string;
 }
 
 export function encodeInvoiceHeader(i: InvoiceHeader): Buffer {
-  const w = begin(64);
+  const w = begin(128);
   writeCurrency(w, i.currency);
-  return w.unsigned(i.totalDestPayment).fixed(i.destPlainLock, 32).finish();
+  return w.unsigned(i.totalDestPayment).fixed(i.destPlainLock, 32).string(i.owner).finish();
 }
 
 export function decodeInvoiceHeader(value: Buffer): InvoiceHeader {
-  return decodeWhole(value, (r) => ({ currency: readCurrency(r), totalDestPayment: r.unsigned(), destPlainLock: r.fixed(32) }));
+  return decodeWhole(value, (r) => ({ currency: readCurrency(r), totalDestPayment: r.unsigned(), destPlainLock: r.fixed(32), owner: r.string(MAX_TEXT_BYTES) }));
 }
 
 export interface InvoiceStatus {
-  readonly srcHashedLock: Uint8Array | null;
-  readonly completedBy: { readonly responseHash: Uint8Array; readonly signature: Uint8Array; readonly destPayment: bigint } | null;
+  readonly completedBy: InvoiceCompletion | null;
 }
 
 export function encodeInvoiceStatus(s: InvoiceStatus): Buffer {
-  const w = begin(128);
-  w.optional(s.srcHashedLock, (ow, lock) => ow.fixed(lock, 32));
-  w.optional(s.completedBy, (ow, c) => ow.fixed(c.responseHash, 32).fixed(c.signature, 64).unsigned(c.destPayment));
+  const w = begin(168);
+  w.optional(s.completedBy, (ow, c) => ow.fixed(c.responseHash, 32).fixed(c.signature, 64).unsigned(c.destPayment).fixed(c.srcHashedLock, 32));
   return w.finish();
 }
 
 export function decodeInvoiceStatus(value: Buffer): InvoiceStatus {
   return decodeWhole(value, (r) => ({
-    srcHashedLock: r.optional((or) => or.fixed(32)),
-    completedBy: r.optional((or) => ({ responseHash: or.fixed(32), signature: or.fixed(64), destPayment: or.unsigned() })),
+    completedBy: r.optional((or) => ({ responseHash: or.fixed(32), signature: or.fixed(64), destPayment: or.unsigned(), srcHashedLock: or.fixed(32) })),
   }));
 }
 
 export function encodeInvoiceTx(t: InvoiceTx): Buffer {
-  const w = begin(64).fixed(Buffer.from(t.friendKey, 'hex'), 32);
+  const w = begin(96).fixed(Buffer.from(t.friendKey, 'hex'), 32);
   writeCurrency(w, t.currency);
-  return w.unsigned(t.destPayment).finish();
+  return w.unsigned(t.destPayment).fixed(t.srcHashedLock, 32).finish();
 }
 
 export function decodeInvoiceTx(value: Buffer, requestId: Uint8Array): InvoiceTx {
-  return decodeWhole(value, (r) => ({ friendKey: hexOf(r.fixed(32)), currency: readCurrency(r), requestId, destPayment: r.unsigned() }));
+  return decodeWhole(value, (r) => ({
+    friendKey: hexOf(r.fixed(32)), currency: readCurrency(r), requestId, destPayment: r.unsigned(), srcHashedLock: r.fixed(32),
+  }));
 }
 
 // --- payments (buyer) --------------------------------------------------------------------------
@@ -466,19 +466,20 @@ export interface PaymentHeader {
   readonly destPublicKey: Uint8Array;
   readonly srcPlainLock: Uint8Array;
   readonly appId: string;
+  readonly owner: string;
   readonly ackUid: Uint8Array;
 }
 
 export function encodePaymentHeader(p: PaymentHeader): Buffer {
   const w = begin(192).fixed(p.invoiceId, 32);
   writeCurrency(w, p.currency);
-  return w.unsigned(p.totalDestPayment).fixed(p.destPublicKey, 32).fixed(p.srcPlainLock, 32).string(p.appId).fixed(p.ackUid, 16).finish();
+  return w.unsigned(p.totalDestPayment).fixed(p.destPublicKey, 32).fixed(p.srcPlainLock, 32).string(p.appId).string(p.owner).fixed(p.ackUid, 16).finish();
 }
 
 export function decodePaymentHeader(value: Buffer): PaymentHeader {
   return decodeWhole(value, (r) => ({
     invoiceId: r.fixed(32), currency: readCurrency(r), totalDestPayment: r.unsigned(), destPublicKey: r.fixed(32),
-    srcPlainLock: r.fixed(32), appId: r.string(MAX_TEXT_BYTES), ackUid: r.fixed(16),
+    srcPlainLock: r.fixed(32), appId: r.string(MAX_TEXT_BYTES), owner: r.string(MAX_TEXT_BYTES), ackUid: r.fixed(16),
   }));
 }
 
