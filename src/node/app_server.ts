@@ -6,8 +6,9 @@ import type { SecureChannel } from '../transport/channel.js';
 import { listenSecure, type SecureListener } from '../transport/uws-server.js';
 import {
   AppErrorCode, decodeAppRequest, encodeNodeToApp, requiredPermission, type AppError, type AppPermissions, type AppRequest,
-  type NodeReport, type NodeToApp,
+  type NodeReport, type NodeToApp, type ReportMutation,
 } from './app_codec.js';
+import { mutationsFor, reportFor } from './report.js';
 import { TrustedApps, type TrustedApp } from './trusted_apps.js';
 
 /**
@@ -104,11 +105,23 @@ export class AppServer {
     this.send(appId, { kind: 'result', appRequestId, error });
   }
 
-  /** Sends the same message to every connected app. */
-  broadcast(message: NodeToApp): void {
+  /** Sends every connected app the report's changes it may see (reportFor); one encoding per view. */
+  broadcastMutations(mutations: readonly ReportMutation[]): void {
     if (this.connections.size === 0) return;
-    const frame = encodeNodeToApp(message);
-    for (const conn of this.connections.values()) conn.channel.send(frame);
+    let full: Uint8Array | null = null;
+    let reduced: Uint8Array | null | undefined;
+    for (const conn of this.connections.values()) {
+      if (conn.permissions.config) {
+        full ??= encodeNodeToApp({ kind: 'mutations', appRequestId: null, mutations });
+        conn.channel.send(full);
+      } else {
+        if (reduced === undefined) {
+          const visible = mutationsFor(conn.permissions, mutations);
+          reduced = visible.length === 0 ? null : encodeNodeToApp({ kind: 'mutations', appRequestId: null, mutations: visible });
+        }
+        if (reduced !== null) conn.channel.send(reduced);
+      }
+    }
   }
 
   stop(): void {
@@ -132,7 +145,7 @@ export class AppServer {
     this.counters.connected++;
     this.log.info({ app: toBase64Url(conn.publicKey), appId: conn.id, permissions: conn.permissions }, 'app connected');
     channel.send(encodeNodeToApp({ kind: 'permissions', permissions: conn.permissions }));
-    channel.send(encodeNodeToApp({ kind: 'report', report: this.o.handler.report() }));
+    channel.send(encodeNodeToApp({ kind: 'report', report: reportFor(conn.permissions, this.o.handler.report()) }));
     channel.onFrame((frame) => this.frame(conn, frame));
     channel.onClose((reason) => {
       this.connections.delete(conn.id);

@@ -416,7 +416,7 @@ export class NodeService {
     const mutations = diffReports(prev, next);
     if (mutations.length > 0) {
       this.o.metrics?.reportMutations.inc(mutations.length);
-      this.appServer?.broadcast({ kind: 'mutations', appRequestId: null, mutations });
+      this.appServer?.broadcastMutations(mutations);
     }
   }
 

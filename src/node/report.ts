@@ -1,7 +1,9 @@
 import { bytesEqual, toBase64Url } from '../common/bytes.js';
 import type { Friend, FunderState } from '../funder/state.js';
 import type { ResetTerms as FunderResetTerms } from '../funder/types.js';
-import type { ChannelStatus, FriendReport, NamedAddress, NodeReport, ReportMutation, ResetTerms, SignedToken } from './app_codec.js';
+import type {
+  AppPermissions, ChannelStatus, FriendReport, NamedAddress, NodeReport, ReportMutation, ResetTerms, SignedToken,
+} from './app_codec.js';
 
 /**
  * The node report apps see, built from the payment core's state and the node's own settings, and
@@ -106,6 +108,23 @@ function same(a: unknown, b: unknown): boolean {
 
 function byKey<T extends { publicKey: Uint8Array }>(items: readonly T[]): Map<string, T> {
   return new Map(items.map((i) => [toBase64Url(i.publicKey), i]));
+}
+
+/**
+ * What an app may see of the node. Only an app allowed to configure the node sees its friends
+ * (names, trust, balances, pending debts) and its index servers; any other app sees the node's
+ * key and relays, which its friend ticket gives away anyway, and nothing it could learn about
+ * the node's friends from.
+ */
+export function reportFor(permissions: AppPermissions, report: NodeReport): NodeReport {
+  if (permissions.config) return report;
+  return { publicKey: report.publicKey, relays: report.relays, indexServers: [], connectedIndex: null, friends: [] };
+}
+
+/** The mutations of a report an app may see, by the same rule as reportFor. */
+export function mutationsFor(permissions: AppPermissions, mutations: readonly ReportMutation[]): readonly ReportMutation[] {
+  if (permissions.config) return mutations;
+  return mutations.filter((m) => m.kind === 'relayAdded' || m.kind === 'relayRemoved');
 }
 
 export function diffReports(prev: NodeReport, next: NodeReport): ReportMutation[] {

@@ -58,6 +58,14 @@ t.test('a disabled friend is refused: no link, and no payment through it', async
   await appB.must({ kind: 'addRelay', relay: { ...relays[0], name: 'r' } });
   await befriend({ app: appA, key: a.identity.publicKey, relays }, { app: appB, key: b.identity.publicKey, relays }, 'FST', 100n);
 
+  // An app that may only ask for routes sees the node's key and relays, never its friends.
+  const watcher = Identity.generate();
+  writeAppTicket(join(b.trusted, 'watcher.ticket'), watcher.publicKey, { routes: true, buyer: true, seller: true, config: false });
+  const routesOnly = await TestApp.connect(b.port, b.identity.publicKey, watcher);
+  t.same(routesOnly.report?.friends, [], 'an app without the config permission is not shown the friends');
+  t.same(routesOnly.report?.relays.map((r) => r.address), [relay.address], 'only the relays its friend ticket names anyway');
+  t.ok((appB.report?.friends.length ?? 0) > 0, 'the config app sees them');
+
   await appB.must({ kind: 'disableFriend', publicKey: a.identity.publicKey });
   await appA.until(() => appA.friend(b.identity.publicKey)?.online === false);
   await appB.until(() => appB.friend(a.identity.publicKey)?.online === false);
@@ -77,6 +85,9 @@ t.test('a disabled friend is refused: no link, and no payment through it', async
   await appB.must({ kind: 'enableFriend', publicKey: a.identity.publicKey });
   await appB.until(() => appB.friend(a.identity.publicKey)?.online === true);
   t.pass('enabling links them again');
+  t.notOk(routesOnly.messages.some((m) => m.kind === 'mutations' && m.mutations.some((x) => x.kind.startsWith('friend'))),
+    'and no change of a friend reached the app without the config permission');
+  routesOnly.close();
   appA.close();
   appB.close();
 });
