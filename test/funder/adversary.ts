@@ -1,4 +1,4 @@
-import { idKey, stageDeadline } from '../../src/funder/mutual_credit.js';
+import { frozenAmount, idKey, stageDeadline } from '../../src/funder/mutual_credit.js';
 import { hashLock } from '../../src/funder/signing.js';
 import { beginMove, finishMove, tryAddOp } from '../../src/funder/token_channel.js';
 import type { Commit, CurrencyOp, FriendMessage, MoveToken, PublicKey } from '../../src/funder/types.js';
@@ -111,17 +111,24 @@ export class Adversary {
 }
 
 /**
- * What an honest node is worth: per friend, the balance of a consistent channel, or what its own
- * reset terms claim for an inconsistent one (balance plus what the friend's requests would have
- * paid). A friend can force a dispute, but never make this drop.
+ * What an honest node is worth: per friend, the balance of a consistent channel plus the collects
+ * it holds for that friend (it knows both locks; the friend must take them with the token, and
+ * can avoid that only by never moving again, which is defaulting), or what its own reset terms
+ * claim for an inconsistent one (balance plus what the friend's requests would have paid). A
+ * friend can force a dispute or default, but never make this drop.
  */
 export function worth(node: SimNode, currency: string): bigint {
   let total = 0n;
   for (const friend of node.state.friends.values()) {
     if (friend.inconsistency !== null) {
       total += friend.inconsistency.localTerms.balanceForReset.find((b) => b.currency === currency)?.balance ?? 0n;
-    } else {
-      total += friend.channel.mutualCredits.get(currency)?.balance ?? 0n;
+      continue;
+    }
+    const credit = friend.channel.mutualCredits.get(currency);
+    total += credit?.balance ?? 0n;
+    for (const item of friend.backwards) {
+      const tx = item.op.kind === 'collect' && item.currency === currency ? credit?.remote.get(idKey(item.op.requestId)) : undefined;
+      if (tx !== undefined) total += frozenAmount(tx.request);
     }
   }
   return total;
