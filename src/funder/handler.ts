@@ -1269,6 +1269,13 @@ function commitInvoice(ctx: Ctx, owner: string, commit: Commit): AppError | null
   const lock = invoice.completedBy!.srcHashedLock;
   if (acceptedFor(invoice, lock) !== invoice.totalDestPayment) return err('ERR_FUNDER_INVOICE_INCOMPLETE', 'accepted transactions do not reach the total');
   for (const tx of invoice.txs.values()) {
+    const pending = ctx.state.friends.get(tx.friendKey)?.channel.mutualCredits.get(tx.currency)?.remote.get(idKey(tx.requestId));
+    // A collect this late could reach the hop before us after it gave up, and be refused.
+    if (pending !== undefined && ctx.nowMs >= stageDeadline(pending) - GIVE_UP_AFTER_MS) {
+      return err('ERR_FUNDER_COMMIT_EXPIRED', 'too late to collect: the buyer\'s transactions are being given up on');
+    }
+  }
+  for (const tx of invoice.txs.values()) {
     if (!bytesEqual(tx.srcHashedLock, lock)) continue;
     const friend = ctx.state.friends.get(tx.friendKey);
     if (friend !== undefined) {

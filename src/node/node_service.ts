@@ -63,6 +63,7 @@ const funderErrorCodes: Record<FunderErrorCode, AppErrorCode> = {
   ERR_FUNDER_UNKNOWN_INVOICE: AppErrorCode.UnknownInvoice,
   ERR_FUNDER_BAD_COMMIT: AppErrorCode.BadCommit,
   ERR_FUNDER_INVOICE_INCOMPLETE: AppErrorCode.InvoiceIncomplete,
+  ERR_FUNDER_COMMIT_EXPIRED: AppErrorCode.CommitExpired,
   ERR_FUNDER_PAYMENT_EXISTS: AppErrorCode.PaymentExists,
   ERR_FUNDER_UNKNOWN_PAYMENT: AppErrorCode.UnknownPayment,
   ERR_FUNDER_PAYMENT_CLOSED: AppErrorCode.PaymentClosed,

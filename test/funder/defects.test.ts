@@ -7,6 +7,7 @@ import { beginMove } from '../../src/funder/token_channel.js';
 import type { AppCommand } from '../../src/funder/api.js';
 import { SimNet, mc, pay, uid, type SimNode } from './sim.js';
 import { CancelReason } from '../../src/funder/types.js';
+import { COLLECT_WINDOW_MS, GIVE_UP_AFTER_MS, HOP_TTL_MARGIN_MS } from '../../src/funder/constants.js';
 
 /** One test per defect found in the original implementation (offset-credit.md §9). */
 
@@ -222,4 +223,27 @@ t.test('a request queued behind an unreachable hop is cancelled at its deadline'
   t.equal(results.length, 1, 'the buyer hears exactly once');
   t.equal(results[0].kind === 'transactionResult' && results[0].outcome.kind, 'failure');
   t.equal(mc(a, b, 'FST')!.localPending, 0n, 'credit released between buyer and first hop');
+});
+
+t.test('an answered payment left uncollected is given up on after the collect window, and a commit that late is refused', async (t) => {
+  const net = new SimNet('collect-window');
+  const [a, b, c] = ['a', 'b', 'c'].map((n) => net.add(n));
+  net.befriend(a, b, 'FST', 100n, 100n);
+  net.befriend(b, c, 'FST', 100n, 100n);
+  const { commit } = pay(net, a, c, [a, b, c], 1, 10n, 0n);
+  t.ok(commit, 'the seller answered');
+  const pending = [...mc(c, b, 'FST')!.remote.values()][0];
+  net.advance(pending.deadlineMs + COLLECT_WINDOW_MS - GIVE_UP_AFTER_MS - net.nowMs, 1_000, () => {
+    for (const n of [a, b, c]) n.handle({ kind: 'tick' });
+  });
+  t.equal(c.app({ kind: 'commitInvoice', commit: commit! }), 'ERR_FUNDER_COMMIT_EXPIRED', 'the seller refuses to collect this late');
+  net.advance(2 * HOP_TTL_MARGIN_MS, 1_000, () => {
+    for (const n of [a, b, c]) n.handle({ kind: 'tick' });
+  });
+  t.equal(mc(a, b, 'FST')!.localPending, 0n, 'the buyer is released');
+  t.equal(mc(b, c, 'FST')!.localPending, 0n, 'and so is the forwarder');
+  t.equal(mc(c, b, 'FST')!.balance, 0n, 'nobody paid');
+  const failure = a.appInbox.findLast((m) => m.kind === 'transactionResult');
+  t.same(failure?.kind === 'transactionResult' && failure.outcome, { kind: 'failure', cause: { reason: CancelReason.Expired, local: false } });
+  t.same([a.faults, b.faults, c.faults], [[], [], []]);
 });

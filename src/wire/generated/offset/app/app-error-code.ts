@@ -36,6 +36,11 @@ export enum AppErrorCode {
   UnknownInvoice = 41,
   BadCommit = 42,
   InvoiceIncomplete = 43,
+
+  /**
+   * Too late to collect: the buyer's transactions are about to be given up on.
+   */
+  CommitExpired = 44,
   PaymentExists = 50,
   UnknownPayment = 51,
   PaymentClosed = 52,
