@@ -59,7 +59,10 @@ interface Client {
 
 interface Pending {
   readonly client: Client;
+  readonly request: RequestRoutes;
   readonly plan: SearchPlan;
+  /** The key epoch the plan's node ids belong to (a reclaim renumbers them). */
+  readonly keyEpoch: number;
   readonly startedMs: number;
 }
 
@@ -239,7 +242,7 @@ export class IndexShard {
       return;
     }
     client.open++;
-    this.queue.push({ client, plan: plan.search, startedMs });
+    this.queue.push({ client, request, plan: plan.search, keyEpoch: this.executor.keyEpoch, startedMs });
     this.overBudget(); // makes sure a turn is open, whose end drains the queue
   }
 
@@ -266,7 +269,7 @@ export class IndexShard {
     while (this.queued > 0) {
       const next = this.queue[this.queueHead++];
       next.client.open--;
-      if (next.client.channel.isOpen) this.answer(next.client, next.plan, next.startedMs);
+      if (next.client.channel.isOpen) this.answerPending(next);
       if (this.overBudget()) break;
     }
     if (this.queued === 0) {
@@ -276,6 +279,17 @@ export class IndexShard {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
     }
+  }
+
+  /** A waiting request, planned again when the snapshot's key ids were renumbered meanwhile. */
+  private answerPending(next: Pending): void {
+    if (next.keyEpoch === this.executor.keyEpoch) {
+      this.answer(next.client, next.plan, next.startedMs);
+      return;
+    }
+    const plan = this.executor.plan(next.request, this.o.bounds);
+    if (plan.ok) this.answer(next.client, plan.search, next.startedMs);
+    else this.refuse(next.client, next.request.requestId, plan.reason);
   }
 
   private answer(client: Client, plan: SearchPlan, startedMs: number): void {
