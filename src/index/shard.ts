@@ -2,15 +2,18 @@ import type { MessagePort } from 'node:worker_threads';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Identity } from '../crypto/identity.js';
-import { listenSecure, type SecureChannel, type SecureListener } from '../transport/transport.js';
+import type { SecureChannel } from '../transport/transport.js';
 import { FlatTable } from '../wire/flat_table.js';
 import { ClientBody } from '../wire/generated/offset/index/client-body.js';
 import { decodeClientMessage, encodeServerMessage } from './codec.js';
-import { MAX_OPEN_REQUESTS_PER_CLIENT } from './constants.js';
+import { Admission, type AdmissionBuffers } from './admission.js';
+import { listenClients, type ClientListener } from './client-listener.js';
 import type { RouteRejection } from './core.js';
+import { DEFAULT_INDEX_LIMITS, type IndexLimits } from './limits.js';
+import { TokenBucket } from './token-bucket.js';
 import type { SearchBounds, SearchPlan } from './route-plan.js';
 import { emptyAnswer, SearchExecutor } from './search-executor.js';
-import type { ShardCounters } from './shard-counters.js';
+import type { ShardCounters, ShardRouteRejection } from './shard-counters.js';
 import { decodeShardCommand, ShardReportBuilder } from './shard-codec.js';
 import type { SnapshotHandle } from './snapshot.js';
 import type { RequestRoutes } from './types.js';
@@ -27,9 +30,14 @@ import type { RequestRoutes } from './types.js';
  * shard passes to its clients.
  *
  * Search work is bounded per turn: requests are answered as they arrive until a turn has spent
- * TURN_BUDGET_MS searching; the rest wait for the next turns, at most
- * MAX_OPEN_REQUESTS_PER_CLIENT per client and `queueMax` in all (beyond: an empty answer and a
- * counted rejection), so one client's burst cannot hold the other connections of its shard.
+ * TURN_BUDGET_MS searching; the rest wait for the next turns, each connection in its own queue
+ * and the queues served round robin (one request each in turn), so a connection that floods
+ * waits behind itself, not in front of others. Waiting requests are bounded per connection
+ * (`searchesPerConnectionMax`), per address over all shards (`searchesPerAddressMax`) and per
+ * shard (`queueMax`); beyond, an empty answer and a counted rejection.
+ *
+ * Admission (src/index/admission.ts) happens before a connection's handshake, per address
+ * first; each connection's updates pass a token bucket before they reach the main thread.
  */
 export interface IndexShardOptions {
   readonly index: number;
@@ -47,6 +55,10 @@ export interface IndexShardOptions {
   readonly backlogMax?: number;
   /** Search time a turn may spend (default 5 ms); negative queues every request (tests of the bounds). */
   readonly turnBudgetMs?: number;
+  /** Default DEFAULT_INDEX_LIMITS. */
+  readonly limits?: IndexLimits;
+  /** Shared with the other shards; default a table of this shard's own (one-shard servers). */
+  readonly admission?: AdmissionBuffers;
   readonly logger: Logger;
 }
 
@@ -54,7 +66,14 @@ interface Client {
   readonly id: number;
   readonly channel: SecureChannel;
   readonly key: Uint8Array;
-  open: number;
+  /** Address bucket the connection is counted under (src/index/admission.ts). */
+  readonly bucket: number;
+  readonly updates: TokenBucket;
+  /** This connection's requests waiting for a search, oldest at `waitHead`. */
+  waiting: Pending[];
+  waitHead: number;
+  /** In the round-robin ring of connections with waiting requests. */
+  inRing: boolean;
 }
 
 interface Pending {
@@ -79,15 +98,19 @@ function clientBodyType(frame: Uint8Array): number {
 }
 
 export class IndexShard {
-  private listener: SecureListener | null = null;
+  private listener: ClientListener | null = null;
+  private readonly admission: Admission;
+  private readonly limits: IndexLimits;
+  /** Connections with waiting requests, served one request each in turn. */
+  private ring: Client[] = [];
+  private ringHead = 0;
+  private queuedTotal = 0;
   private readonly clients = new Map<number, Client>();
   private nextId = 1;
   private readonly executor = new SearchExecutor();
   private timeFrame: Uint8Array;
   private report = new ShardReportBuilder();
   private reportScheduled = false;
-  private queue: Pending[] = [];
-  private queueHead = 0;
   private turnOpen = false;
   private turnStartMs = 0;
   private stopped = false;
@@ -101,19 +124,22 @@ export class IndexShard {
     this.backlogMax = o.backlogMax ?? 16_384;
     this.turnBudgetMs = o.turnBudgetMs ?? TURN_BUDGET_MS;
     this.log = o.logger;
+    this.limits = o.limits ?? DEFAULT_INDEX_LIMITS;
+    this.admission = o.admission === undefined ? new Admission(Admission.create(1), 0, this.limits) : new Admission(o.admission, o.index, this.limits);
     this.timeFrame = encodeServerMessage({ kind: 'time', hash: o.timeHash });
     if (o.snapshot !== null) this.executor.install(o.snapshot);
     o.mainPort.on('message', (data: unknown) => this.fromMain(data));
   }
 
   async start(): Promise<number> {
-    this.listener = await listenSecure({
+    this.listener = await listenClients({
       host: this.o.host,
       port: this.o.port,
       identity: this.o.identity,
-      purpose: 'index-client',
-      sharedPort: true,
-      onChannel: (channel) => this.onChannel(channel),
+      admission: this.admission,
+      sendBufferBytesMax: this.limits.sendBufferBytesMax,
+      onChannel: (channel, bucket) => this.onChannel(channel, bucket),
+      onRefused: (reason) => this.o.counters.refused(reason),
     });
     this.report.markListening();
     this.sendReport();
@@ -138,8 +164,18 @@ export class IndexShard {
       if (stop) this.stop();
       return;
     }
-    const snapshot = (data as { snapshot?: SnapshotHandle } | null)?.snapshot;
-    if (snapshot !== undefined) this.executor.install(snapshot);
+    // Rare messages travel as plain objects: snapshots and penalties.
+    const message = data as { snapshot?: SnapshotHandle; penalise?: number } | null;
+    if (message?.snapshot !== undefined) this.executor.install(message.snapshot);
+    if (message?.penalise !== undefined) this.penalise(message.penalise);
+  }
+
+  /** The main thread judged the connection abusive: cut it and refuse its address for a while. */
+  private penalise(id: number): void {
+    const client = this.clients.get(id);
+    if (client === undefined) return;
+    this.admission.penalise(client.bucket, Date.now());
+    client.channel.close('penalised');
   }
 
   private scheduleReport(): void {
@@ -161,12 +197,22 @@ export class IndexShard {
 
   // ------------------------------------------------------------ clients
 
-  private onChannel(channel: SecureChannel): void {
+  private onChannel(channel: SecureChannel, bucket: number): void {
     if (this.stopped) {
       channel.close('server closing');
       return;
     }
-    const client: Client = { id: this.allocateId(), channel, key: channel.remoteKey, open: 0 };
+    const limits = this.limits;
+    const client: Client = {
+      id: this.allocateId(),
+      channel,
+      key: channel.remoteKey,
+      bucket,
+      updates: new TokenBucket(limits.updatesPerSecond, limits.updateBurst, performance.now()),
+      waiting: [],
+      waitHead: 0,
+      inRing: false,
+    };
     this.clients.set(client.id, client);
     this.o.counters.connectionOpened();
     this.report.addOpened(client.key, client.id);
@@ -182,6 +228,7 @@ export class IndexShard {
     });
     channel.onClose(() => {
       this.clients.delete(client.id);
+      this.dropWaiting(client);
       this.o.counters.connectionClosed();
       if (!this.stopped) {
         this.report.addClosed(client.key, client.id);
@@ -208,6 +255,10 @@ export class IndexShard {
     }
     // Updates, and anything unreadable, go to the main thread, which decodes them and counts
     // the unreadable ones (update rejection "malformed"), as one thread did before sharding.
+    if (!client.updates.take(performance.now())) {
+      this.o.counters.updateRateExceeded();
+      return;
+    }
     if (this.o.counters.backlog() + this.report.updateCount >= this.backlogMax) {
       this.o.counters.shed();
       return;
@@ -216,7 +267,7 @@ export class IndexShard {
     this.scheduleReport();
   }
 
-  private refuse(client: Client, requestId: Uint8Array, reason: RouteRejection | 'search-queue-full'): void {
+  private refuse(client: Client, requestId: Uint8Array, reason: RouteRejection | ShardRouteRejection): void {
     this.o.counters.rejected(reason);
     client.channel.send(emptyAnswer(requestId));
   }
@@ -224,7 +275,7 @@ export class IndexShard {
   private route(client: Client, request: RequestRoutes): void {
     const startedMs = performance.now();
     this.o.counters.query();
-    if (client.open >= MAX_OPEN_REQUESTS_PER_CLIENT) {
+    if (client.waiting.length - client.waitHead >= this.limits.searchesPerConnectionMax) {
       this.refuse(client, request.requestId, 'too-many-open');
       return;
     }
@@ -233,21 +284,34 @@ export class IndexShard {
       this.refuse(client, request.requestId, plan.reason);
       return;
     }
-    if (this.queued === 0 && !this.overBudget()) {
+    if (this.queuedTotal === 0 && !this.overBudget()) {
       this.answer(client, plan.search, startedMs);
       return;
     }
-    if (this.queued >= this.queueMax) {
+    if (this.queuedTotal >= this.queueMax) {
       this.refuse(client, request.requestId, 'search-queue-full');
       return;
     }
-    client.open++;
-    this.queue.push({ client, request, plan: plan.search, keyEpoch: this.executor.keyEpoch, startedMs });
-    this.overBudget(); // makes sure a turn is open, whose end drains the queue
+    if (!this.admission.searchStarted(client.bucket)) {
+      this.refuse(client, request.requestId, 'address-searches');
+      return;
+    }
+    client.waiting.push({ client, request, plan: plan.search, keyEpoch: this.executor.keyEpoch, startedMs });
+    this.queuedTotal++;
+    if (!client.inRing) {
+      client.inRing = true;
+      this.ring.push(client);
+    }
+    this.overBudget(); // makes sure a turn is open, whose end drains the queues
   }
 
-  private get queued(): number {
-    return this.queue.length - this.queueHead;
+  /** A closed connection's waiting requests are dropped, and their address slots returned. */
+  private dropWaiting(client: Client): void {
+    const left = client.waiting.length - client.waitHead;
+    for (let i = 0; i < left; i++) this.admission.searchEnded(client.bucket);
+    this.queuedTotal -= left;
+    client.waiting = [];
+    client.waitHead = 0;
   }
 
   /** Opens a turn on first use (its end drains the queue); true once the turn spent its budget. */
@@ -264,20 +328,36 @@ export class IndexShard {
     return now - this.turnStartMs > this.turnBudgetMs;
   }
 
-  /** Answers waiting requests in arrival order: at least one per turn, then while the budget lasts. */
+  /**
+   * Answers waiting requests round robin over the connections: one request of the connection at
+   * the ring's head, which goes to the back if it has more; at least one per turn, then while
+   * the budget lasts.
+   */
   private drain(): void {
-    while (this.queued > 0) {
-      const next = this.queue[this.queueHead++];
-      next.client.open--;
-      if (next.client.channel.isOpen) this.answerPending(next);
+    while (this.ringHead < this.ring.length) {
+      const client = this.ring[this.ringHead++];
+      if (client.waitHead >= client.waiting.length) {
+        client.inRing = false; // closed meanwhile, its requests dropped
+        continue;
+      }
+      const next = client.waiting[client.waitHead++];
+      this.queuedTotal--;
+      this.admission.searchEnded(client.bucket);
+      if (client.waitHead < client.waiting.length) this.ring.push(client);
+      else {
+        client.waiting = [];
+        client.waitHead = 0;
+        client.inRing = false;
+      }
+      if (client.channel.isOpen) this.answerPending(next);
       if (this.overBudget()) break;
     }
-    if (this.queued === 0) {
-      this.queue = [];
-      this.queueHead = 0;
-    } else if (this.queueHead > 1024) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
+    if (this.ringHead >= this.ring.length) {
+      this.ring = [];
+      this.ringHead = 0;
+    } else if (this.ringHead > 1024) {
+      this.ring = this.ring.slice(this.ringHead);
+      this.ringHead = 0;
     }
   }
 
@@ -316,8 +396,9 @@ export class IndexShard {
     if (this.stopped) return;
     this.stopped = true;
     this.listener?.close(options);
-    this.queue = [];
-    this.queueHead = 0;
+    for (const client of this.clients.values()) this.dropWaiting(client);
+    this.ring = [];
+    this.ringHead = 0;
     this.sendReport();
     this.o.mainPort.close();
   }
