@@ -116,6 +116,7 @@ export type AdmissionLimits = Pick<
   | 'acceptsPerSecond'
   | 'acceptsPerAddressPerSecond'
   | 'searchesPerAddressMax'
+  | 'searchMsPerSecondPerAddress'
   | 'penaltyCooldownMs'
 >;
 
@@ -132,6 +133,10 @@ export class Admission {
   private readonly shards: number;
   private readonly accepts: BucketRates;
   private readonly acceptsPerAddress: BucketRates;
+  /** Per bucket, this shard's share of search time: milliseconds left, and when last refilled. */
+  private readonly searchMs: Float64Array;
+  private readonly searchAt: Float64Array;
+  private readonly searchRate: number;
 
   /** `row` is the shard this thread writes (-1: read and reset only, the main thread). */
   constructor(
@@ -147,6 +152,24 @@ export class Admission {
     const share = (perSecond: number) => perSecond / this.shards;
     this.accepts = new BucketRates(1, share(limits.acceptsPerSecond), Math.max(1, share(limits.acceptsPerSecond)));
     this.acceptsPerAddress = new BucketRates(ADMISSION_BUCKETS, share(limits.acceptsPerAddressPerSecond), Math.max(1, share(limits.acceptsPerAddressPerSecond)));
+    this.searchRate = share(limits.searchMsPerSecondPerAddress);
+    this.searchMs = new Float64Array(ADMISSION_BUCKETS).fill(this.searchRate);
+    this.searchAt = new Float64Array(ADMISSION_BUCKETS);
+  }
+
+  /** Has the address search time left on this shard? (It may overdraw by one search.) */
+  searchTimeLeft(bucket: number, nowMs: number): boolean {
+    const elapsed = nowMs - this.searchAt[bucket];
+    if (elapsed > 0) {
+      this.searchMs[bucket] = Math.min(this.searchRate, this.searchMs[bucket] + (elapsed * this.searchRate) / 1000);
+      this.searchAt[bucket] = nowMs;
+    }
+    return this.searchMs[bucket] > 0;
+  }
+
+  /** Charges a search's time to its address. */
+  searchSpent(bucket: number, ms: number): void {
+    this.searchMs[bucket] -= ms;
   }
 
   static create(shards: number): AdmissionBuffers {

@@ -56,6 +56,14 @@ export interface IndexLimits {
   readonly searchesPerConnectionMax: number;
   /** Route requests of one address waiting for a search (all its connections, all shards). */
   readonly searchesPerAddressMax: number;
+  /**
+   * Search time one address may use, in milliseconds per second, all shards together (each
+   * shard gets an equal share; burst: one second's worth). Searches cannot be interrupted, so
+   * an honest request that arrives while a shard runs an attacker's search waits for it; this
+   * keeps any one address from keeping the shards busy. An honest node's search costs tens of
+   * microseconds, so this is thousands of queries a second.
+   */
+  readonly searchMsPerSecondPerAddress: number;
 
   // ---- shards
   /** Restarts of failed client shards in any minute; past it, a failed shard stays down. */
@@ -89,6 +97,7 @@ export const DEFAULT_INDEX_LIMITS: IndexLimits = Object.freeze({
   penaltyCooldownMs: 60_000,
   searchesPerConnectionMax: 32,
   searchesPerAddressMax: 256,
+  searchMsPerSecondPerAddress: 500,
   shardRestartsPerMinute: 5,
   shardRestartBackoffMs: 100,
   peerSendBytesMax: 16 * 1024 * 1024,

@@ -6,7 +6,7 @@ import { ROUTE_REJECTIONS } from './core.js';
  * shard writes only its own row (so shards never contend for a cache line) with Atomics, and the
  * main thread sums the rows when metrics are read. 64-bit slots: nothing wraps.
  */
-export const SHARD_ROUTE_REJECTIONS = [...ROUTE_REJECTIONS, 'search-failed', 'search-queue-full', 'address-searches'] as const;
+export const SHARD_ROUTE_REJECTIONS = [...ROUTE_REJECTIONS, 'search-failed', 'search-queue-full', 'address-searches', 'address-search-time'] as const;
 export type ShardRouteRejection = (typeof SHARD_ROUTE_REJECTIONS)[number];
 /** Connections refused at admission, or cut because they did not read their answers. */
 export const CONNECTION_REFUSALS = [...ADMISSION_REFUSALS, 'send-backpressure'] as const;

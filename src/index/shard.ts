@@ -279,6 +279,10 @@ export class IndexShard {
       this.refuse(client, request.requestId, 'too-many-open');
       return;
     }
+    if (!this.admission.searchTimeLeft(client.bucket, startedMs)) {
+      this.refuse(client, request.requestId, 'address-search-time');
+      return;
+    }
     const plan = this.executor.plan(request, this.o.bounds);
     if (!plan.ok) {
       this.refuse(client, request.requestId, plan.reason);
@@ -363,6 +367,10 @@ export class IndexShard {
 
   /** A waiting request, planned again when the snapshot's key ids were renumbered meanwhile. */
   private answerPending(next: Pending): void {
+    if (!this.admission.searchTimeLeft(next.client.bucket, performance.now())) {
+      this.refuse(next.client, next.request.requestId, 'address-search-time');
+      return;
+    }
     if (next.keyEpoch === this.executor.keyEpoch) {
       this.answer(next.client, next.plan, next.startedMs);
       return;
@@ -374,6 +382,7 @@ export class IndexShard {
 
   private answer(client: Client, plan: SearchPlan, startedMs: number): void {
     let frame: Uint8Array;
+    const searchStartedMs = performance.now();
     try {
       frame = this.executor.answer(plan);
     } catch (err) {
@@ -381,8 +390,10 @@ export class IndexShard {
       this.log.warn({ err: errorMessage(err) }, 'search failed');
       frame = emptyAnswer(plan.requestId);
     }
+    const now = performance.now();
+    this.admission.searchSpent(client.bucket, now - searchStartedMs);
     client.channel.send(frame);
-    this.o.counters.latency((performance.now() - startedMs) / 1000);
+    this.o.counters.latency((now - startedMs) / 1000);
   }
 
   // ------------------------------------------------------------ stopping

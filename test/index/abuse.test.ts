@@ -237,6 +237,23 @@ t.test('searches waiting per address are bounded over all its connections; other
   t.ok(server.routeRejections().get('address-searches')! >= 96 - 40 - 3, 'the address holds at most its share waiting');
 });
 
+t.test('an address that spent its search time gets empty answers, counted, while another address is searched', async (t) => {
+  // A budget below one search: the first search overdraws it, and the refill takes hours.
+  const { server, identity } = await start(t, { limits: { searchMsPerSecondPerAddress: 0.000001 } });
+  const hog = watch(await connectFrom('127.0.0.12', server.clientPort, Identity.generate(), identity.publicKey));
+  const honest = watch(await connectFrom('127.0.0.1', server.clientPort, Identity.generate(), identity.publicKey));
+  t.teardown(() => [hog, honest].forEach((w) => w.channel.close()));
+  let routes = 0;
+  hog.channel.onClose(() => {});
+  for (let i = 0; i < 20; i++) hog.channel.send(routesFrame());
+  await until(() => hog.answers.length === 20, 'the hog answered');
+  routes = server.routeRejections().get('address-search-time')!;
+  t.equal(routes, 19, 'one search, nineteen refused for search time');
+  honest.channel.send(routesFrame());
+  await until(() => honest.answers.length === 1, 'the honest answer');
+  t.equal(server.routeRejections().get('address-search-time'), 19, 'the honest address was searched');
+});
+
 // ------------------------------------------------------------------ shards
 
 t.test('a client shard that fails is replaced: the server listens on both shards again', async (t) => {

@@ -123,3 +123,19 @@ t.test('limits: defaults fill what is not given, and a limit that is not positiv
   t.equal(resolveIndexLimits({}).connectionsPerAddressMax, DEFAULT_INDEX_LIMITS.connectionsPerAddressMax);
   t.throws(() => resolveIndexLimits({ reportsPerNodeMax: 0 }));
 });
+
+t.test('search time is charged to its address: once spent, the address waits for its refill while another still searches', async (t) => {
+  const { rows } = admission({ searchMsPerSecondPerAddress: 100 }, 1);
+  const [a] = rows;
+  const attacker = a.bucketOf('127.0.0.12');
+  const honest = a.bucketOf('127.0.0.1');
+  let searched = 0;
+  while (a.searchTimeLeft(attacker, 0)) {
+    a.searchSpent(attacker, 7);
+    searched++;
+  }
+  t.equal(searched, 15, "100 ms of 7 ms searches: the 15th overdraws and ends the address's budget");
+  t.ok(a.searchTimeLeft(honest, 0), 'another address has its own budget');
+  t.notOk(a.searchTimeLeft(attacker, 40), 'after 40 ms the overdraft is not paid back yet');
+  t.ok(a.searchTimeLeft(attacker, 100), 'after 100 ms it is');
+});
