@@ -10,6 +10,7 @@ import { Admission, type AdmissionBuffers } from './admission.js';
 import { listenClients, type ClientListener } from './client-listener.js';
 import type { RouteRejection } from './core.js';
 import { DEFAULT_INDEX_LIMITS, type IndexLimits } from './limits.js';
+import { FairQueue } from './fair-queue.js';
 import { TokenBucket } from './token-bucket.js';
 import type { SearchBounds, SearchPlan } from './route-plan.js';
 import { emptyAnswer, SearchExecutor } from './search-executor.js';
@@ -69,11 +70,6 @@ interface Client {
   /** Address bucket the connection is counted under (src/index/admission.ts). */
   readonly bucket: number;
   readonly updates: TokenBucket;
-  /** This connection's requests waiting for a search, oldest at `waitHead`. */
-  waiting: Pending[];
-  waitHead: number;
-  /** In the round-robin ring of connections with waiting requests. */
-  inRing: boolean;
 }
 
 interface Pending {
@@ -101,10 +97,8 @@ export class IndexShard {
   private listener: ClientListener | null = null;
   private readonly admission: Admission;
   private readonly limits: IndexLimits;
-  /** Connections with waiting requests, served one request each in turn. */
-  private ring: Client[] = [];
-  private ringHead = 0;
-  private queuedTotal = 0;
+  /** Requests waiting for a search, per connection, served one request each in turn. */
+  private readonly waiting = new FairQueue<Client, Pending>();
   private readonly clients = new Map<number, Client>();
   private nextId = 1;
   private readonly executor = new SearchExecutor();
@@ -209,9 +203,6 @@ export class IndexShard {
       key: channel.remoteKey,
       bucket,
       updates: new TokenBucket(limits.updatesPerSecond, limits.updateBurst, performance.now()),
-      waiting: [],
-      waitHead: 0,
-      inRing: false,
     };
     this.clients.set(client.id, client);
     this.o.counters.connectionOpened();
@@ -275,7 +266,7 @@ export class IndexShard {
   private route(client: Client, request: RequestRoutes): void {
     const startedMs = performance.now();
     this.o.counters.query();
-    if (client.waiting.length - client.waitHead >= this.limits.searchesPerConnectionMax) {
+    if (this.waiting.sizeOf(client) >= this.limits.searchesPerConnectionMax) {
       this.refuse(client, request.requestId, 'too-many-open');
       return;
     }
@@ -288,11 +279,11 @@ export class IndexShard {
       this.refuse(client, request.requestId, plan.reason);
       return;
     }
-    if (this.queuedTotal === 0 && !this.overBudget()) {
+    if (this.waiting.size === 0 && !this.overBudget()) {
       this.answer(client, plan.search, startedMs);
       return;
     }
-    if (this.queuedTotal >= this.queueMax) {
+    if (this.waiting.size >= this.queueMax) {
       this.refuse(client, request.requestId, 'search-queue-full');
       return;
     }
@@ -300,22 +291,13 @@ export class IndexShard {
       this.refuse(client, request.requestId, 'address-searches');
       return;
     }
-    client.waiting.push({ client, request, plan: plan.search, keyEpoch: this.executor.keyEpoch, startedMs });
-    this.queuedTotal++;
-    if (!client.inRing) {
-      client.inRing = true;
-      this.ring.push(client);
-    }
+    this.waiting.push(client, { client, request, plan: plan.search, keyEpoch: this.executor.keyEpoch, startedMs });
     this.overBudget(); // makes sure a turn is open, whose end drains the queues
   }
 
   /** A closed connection's waiting requests are dropped, and their address slots returned. */
   private dropWaiting(client: Client): void {
-    const left = client.waiting.length - client.waitHead;
-    for (let i = 0; i < left; i++) this.admission.searchEnded(client.bucket);
-    this.queuedTotal -= left;
-    client.waiting = [];
-    client.waitHead = 0;
+    for (const _ of this.waiting.drop(client)) this.admission.searchEnded(client.bucket);
   }
 
   /** Opens a turn on first use (its end drains the queue); true once the turn spent its budget. */
@@ -338,30 +320,12 @@ export class IndexShard {
    * the budget lasts.
    */
   private drain(): void {
-    while (this.ringHead < this.ring.length) {
-      const client = this.ring[this.ringHead++];
-      if (client.waitHead >= client.waiting.length) {
-        client.inRing = false; // closed meanwhile, its requests dropped
-        continue;
-      }
-      const next = client.waiting[client.waitHead++];
-      this.queuedTotal--;
-      this.admission.searchEnded(client.bucket);
-      if (client.waitHead < client.waiting.length) this.ring.push(client);
-      else {
-        client.waiting = [];
-        client.waitHead = 0;
-        client.inRing = false;
-      }
-      if (client.channel.isOpen) this.answerPending(next);
+    for (;;) {
+      const next = this.waiting.shift();
+      if (next === undefined) break;
+      this.admission.searchEnded(next.owner.bucket);
+      if (next.owner.channel.isOpen) this.answerPending(next.item);
       if (this.overBudget()) break;
-    }
-    if (this.ringHead >= this.ring.length) {
-      this.ring = [];
-      this.ringHead = 0;
-    } else if (this.ringHead > 1024) {
-      this.ring = this.ring.slice(this.ringHead);
-      this.ringHead = 0;
     }
   }
 
@@ -408,8 +372,6 @@ export class IndexShard {
     this.stopped = true;
     this.listener?.close(options);
     for (const client of this.clients.values()) this.dropWaiting(client);
-    this.ring = [];
-    this.ringHead = 0;
     this.sendReport();
     this.o.mainPort.close();
   }
