@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { toBase64Url } from '../common/bytes.js';
 import { announceListening, componentLogger } from '../common/log.js';
 import { loadIdentityFile } from '../files/identity_file.js';
+import { DEFAULT_INDEX_LIMITS, type IndexLimits } from '../index/limits.js';
 import { IndexServer } from '../index/server.js';
 import { parseListenAddress, parseWorkerCount, runProgram } from './cli_common.js';
 
@@ -20,6 +21,16 @@ function tickMs(text: string): number {
   return n;
 }
 
+/** One `--limit name=value` (src/index/limits.ts), added to those given before. */
+function limitOption(text: string, previous: Partial<IndexLimits> = {}): Partial<IndexLimits> {
+  const at = text.indexOf('=');
+  const name = at < 0 ? text : text.slice(0, at);
+  if (!(name in DEFAULT_INDEX_LIMITS)) throw new InvalidArgumentError(`unknown limit ${name}; known: ${Object.keys(DEFAULT_INDEX_LIMITS).join(', ')}`);
+  const value = Number(text.slice(at + 1));
+  if (at < 0 || !(value > 0)) throw new InvalidArgumentError(`expected ${name}=<positive number>`);
+  return { ...previous, [name]: value };
+}
+
 interface StindexOptions {
   idfile: string;
   lclient: { host: string; port: number };
@@ -28,6 +39,7 @@ interface StindexOptions {
   workers?: number;
   metricsAddr?: { host: string; port: number };
   tickMs?: number;
+  limit?: Partial<IndexLimits>;
 }
 
 async function run(options: StindexOptions): Promise<void> {
@@ -42,6 +54,7 @@ async function run(options: StindexOptions): Promise<void> {
     trustedDir: options.trusted,
     workers: options.workers ?? 2,
     tickMs: options.tickMs,
+    limits: options.limit,
     metricsHost: options.metricsAddr?.host,
     metricsPort: options.metricsAddr?.port,
     logger: componentLogger('index'),
@@ -68,6 +81,7 @@ export function stindexProgram(): Command {
     .option('-w, --workers <n>', 'client shard threads, which own node connections and search routes (default 2)', parseWorkerCount)
     .option('-m, --metrics-addr <host:port>', 'address for Prometheus /metrics', parseListenAddress)
     .option('--tick-ms <ms>', 'hash clock tick (default 1000)', tickMs)
+    .option('--limit <name=value>', 'set one quota against abusive clients and peers (repeatable; names and defaults in src/index/limits.ts)', limitOption)
     .action(run);
 }
 

@@ -27,8 +27,6 @@ export const MAX_CURRENCIES = 1024;
 export const MAX_CHAIN_LINKS = 8;
 /** Hashes in one link (one tick's expansion: a random seed plus one hash per peer). */
 export const MAX_LINK_HASHES = 65;
-/** Open route requests a client may have at one server. */
-export const MAX_OPEN_REQUESTS_PER_CLIENT = 64;
 /** Routes returned for one request. */
 export const MAX_ROUTES_PER_RESPONSE = 8;
 /** Default work bound of one search: nodes settled across all its BFS rounds. */

@@ -12,6 +12,7 @@ import {
   REPORT_TIMEOUT_TICKS,
 } from './constants.js';
 import { WriteGraph } from './graph.js';
+import type { IndexLimits } from './limits.js';
 import { HashClock } from './hash-clock.js';
 import { Ratchet } from './ratchet.js';
 import type { SearchBounds } from './route-plan.js';
@@ -38,7 +39,12 @@ export const UPDATE_REJECTIONS = [
   'counter-replay',
   'bad-signature',
   'too-many-currencies',
+  'node-currency-quota',
+  'node-report-quota',
   'overloaded',
+  'connection-backlog',
+  'update-rate',
+  'penalised',
 ] as const;
 export type UpdateRejection = (typeof UPDATE_REJECTIONS)[number];
 
@@ -63,10 +69,12 @@ export interface CoreOptions {
   readonly clock?: HashClock;
   readonly searchWorkMax?: number;
   readonly searchDeadlineMs?: number;
+  /** Per-node quotas of the graph (the rest of the limits are the server's). */
+  readonly limits?: Partial<Pick<IndexLimits, 'currenciesPerNodeMax' | 'reportsPerNodeMax'>>;
 }
 
 export class IndexCore {
-  readonly graph = new WriteGraph();
+  readonly graph: WriteGraph;
   readonly ratchet = new Ratchet();
   readonly clock: HashClock;
   readonly ttlTicks: number;
@@ -79,6 +87,7 @@ export class IndexCore {
   mutationsApplied = 0;
 
   constructor(options: CoreOptions = {}) {
+    this.graph = new WriteGraph({ currenciesPerNodeMax: options.limits?.currenciesPerNodeMax, reportsPerNodeMax: options.limits?.reportsPerNodeMax });
     this.clock = options.clock ?? new HashClock();
     this.ttlTicks = options.ttlTicks ?? NODE_TIMEOUT_TICKS;
     this.reportTtlTicks = options.reportTtlTicks ?? (options.ttlTicks === undefined ? REPORT_TIMEOUT_TICKS : options.ttlTicks * (REPORT_TIMEOUT_TICKS / NODE_TIMEOUT_TICKS));
@@ -147,16 +156,18 @@ export class IndexCore {
   }
 
   /**
-   * Freshness, ratchet and currency room against the current state. Each of these only gets
-   * stricter as time passes (ticks age hashes out, ratchets only advance, currencies are never
-   * forgotten), so an update refused here on arrival would be refused later too.
+   * Freshness, ratchet, currency room and the node's quotas against the current state. The
+   * first two only get stricter as time passes (ticks age hashes out, ratchets only advance);
+   * room and quotas can free up, but an update refused for them on arrival is simply refused
+   * (the node resends its table later), so refusing it early costs no signature check.
    */
   private stateCheck(update: MutationsUpdate, chain: readonly ChainLink[]): UpdateRejection | { appendLink: ChainLink } {
     const verdict = this.clock.verify(update.timeHash, chain);
     if (!verdict.ok) return verdict.reason;
     const ratchet = this.ratchet.check(update.node, update.sessionEpoch, update.sessionId, update.counter);
     if (ratchet !== 'ok') return ratchet;
-    if (!this.graph.acceptsCurrencies(update.mutations)) return 'too-many-currencies';
+    const quota = this.graph.quotaCheck(update.node, update.mutations);
+    if (quota !== null) return quota;
     return { appendLink: verdict.appendLink };
   }
 

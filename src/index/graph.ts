@@ -2,6 +2,7 @@ import { assert } from '../common/errors.js';
 import type { Rate } from '../common/rate.js';
 import { byteTag } from './byte-tag.js';
 import { MAX_CURRENCIES } from './constants.js';
+import { DEFAULT_INDEX_LIMITS } from './limits.js';
 import { CurrencyGraph, floorToDouble, Snapshot, type SnapshotHandle } from './snapshot.js';
 import type { IndexMutation } from './types.js';
 
@@ -93,14 +94,99 @@ export interface WriteGraphOptions {
    * snapshot. 0 always rebuilds (the reference the incremental path is tested against).
    */
   readonly fullRebuildShare?: number;
+  /** Currencies one node may report in at once (DEFAULT_INDEX_LIMITS.currenciesPerNodeMax). */
+  readonly currenciesPerNodeMax?: number;
+  /** Reports one node may hold at once (DEFAULT_INDEX_LIMITS.reportsPerNodeMax). */
+  readonly reportsPerNodeMax?: number;
+  /**
+   * Interned keys no report or reporter uses any more are reclaimed at a compaction once there
+   * are more of them than live keys and at least this many (renumbering costs a full rebuild,
+   * so it is amortised over at least that many dead keys). Default 4,096.
+   */
+  readonly keyReclaimMinDead?: number;
+}
+
+/** Why a node's update would break a quota of the graph. */
+export type QuotaRefusal = 'too-many-currencies' | 'node-currency-quota' | 'node-report-quota';
+
+/** A copy of `a` with room for at least `n` entries (doubling, so growth is amortised). */
+function grown(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
+  if (n <= a.length) return a;
+  const next = new Int32Array(Math.max(n, a.length * 2, 1024));
+  next.set(a);
+  return next;
 }
 
 export class WriteGraph {
-  readonly keys = new KeyTable();
+  private keyTable = new KeyTable();
   private readonly fullRebuildShare: number;
+  private readonly currenciesPerNodeMax: number;
+  private readonly reportsPerNodeMax: number;
+  private readonly keyReclaimMinDead: number;
+  /**
+   * Per key id: how many things use it (being a reporter, and each report naming it as the
+   * friend). A key at 0 is dead: nothing would be lost if it were forgotten.
+   */
+  private refs = new Int32Array(0);
+  private liveKeys = 0;
+  /** Per node id: reports it holds, and currencies it reports in (its quotas). */
+  private nodeReports = new Int32Array(0);
+  private nodeCurrencies = new Int32Array(0);
+  /** Bumped whenever key ids are renumbered (a snapshot's readers rebuild their key maps). */
+  private keyEpoch = 0;
+  /** Currency ids whose currency had no report left at a compaction, to be given out again. */
+  private readonly freeCurrencyIds: number[] = [];
 
   constructor(options: WriteGraphOptions = {}) {
     this.fullRebuildShare = options.fullRebuildShare ?? 0.25;
+    this.currenciesPerNodeMax = options.currenciesPerNodeMax ?? DEFAULT_INDEX_LIMITS.currenciesPerNodeMax;
+    this.reportsPerNodeMax = options.reportsPerNodeMax ?? DEFAULT_INDEX_LIMITS.reportsPerNodeMax;
+    this.keyReclaimMinDead = options.keyReclaimMinDead ?? 4096;
+  }
+
+  /** The key table (replaced when dead keys are reclaimed: do not keep it across compactions). */
+  get keys(): KeyTable {
+    return this.keyTable;
+  }
+
+  /** Interned keys that something still uses. */
+  get liveKeyCount(): number {
+    return this.liveKeys;
+  }
+
+  /** Times key ids were renumbered to reclaim dead keys. */
+  get keyReclaims(): number {
+    return this.keyEpoch;
+  }
+
+  private intern(key: Uint8Array): number {
+    const id = this.keyTable.intern(key);
+    if (id >= this.refs.length) {
+      this.refs = grown(this.refs, id + 1);
+      this.nodeReports = grown(this.nodeReports, id + 1);
+      this.nodeCurrencies = grown(this.nodeCurrencies, id + 1);
+    }
+    return id;
+  }
+
+  private ref(id: number): void {
+    if (this.refs[id]++ === 0) this.liveKeys++;
+  }
+
+  private unref(id: number): void {
+    if (--this.refs[id] === 0) this.liveKeys--;
+  }
+
+  /** Reports `node` holds (0 for a node never seen). */
+  reportsOf(node: Uint8Array): number {
+    const id = this.keyTable.lookup(node);
+    return id === undefined ? 0 : this.nodeReports[id];
+  }
+
+  /** Currencies `node` reports in. */
+  currenciesOf(node: Uint8Array): number {
+    const id = this.keyTable.lookup(node);
+    return id === undefined ? 0 : this.nodeCurrencies[id];
   }
 
   private dirtyRows(c: number): Set<number> {
@@ -150,17 +236,77 @@ export class WriteGraph {
   get hasChanges(): boolean {
     return this.dirty.size > 0;
   }
+  /** Currencies in the table (a currency no report uses any more leaves it at a compaction). */
   get currencyCount(): number {
-    return this.currencyNames.length;
+    return this.currencyIds.size;
   }
 
-  /** Would `apply` accept every currency of these mutations (no new currency past the limit)? */
-  acceptsCurrencies(mutations: readonly IndexMutation[]): boolean {
-    let fresh = 0;
+  /** Would `apply` keep to the currency table and to this node's quotas? Null when it would. */
+  quotaCheck(node: Uint8Array, mutations: readonly IndexMutation[]): QuotaRefusal | null {
+    // Upper bounds first, without a lookup per mutation: an honest node is far from every
+    // quota, and only an update that might cross one pays for the exact count below.
+    let updates = 0;
+    let runs = 0;
+    let freshRuns = 0;
+    let last: string | null = null;
     for (const m of mutations) {
-      if (!this.currencyIds.has(m.currency) && m.kind === 'update') fresh++;
+      if (m.kind !== 'update') continue;
+      updates++;
+      if (m.currency !== last) {
+        last = m.currency;
+        runs++;
+        if (!this.currencyIds.has(m.currency)) freshRuns++;
+      }
     }
-    return this.currencyNames.length + fresh <= MAX_CURRENCIES;
+    const nodeId = this.keyTable.lookup(node);
+    const reports = nodeId === undefined ? 0 : this.nodeReports[nodeId];
+    const currencies = nodeId === undefined ? 0 : this.nodeCurrencies[nodeId];
+    if (this.currencyIds.size + freshRuns <= MAX_CURRENCIES && currencies + runs <= this.currenciesPerNodeMax && reports + updates <= this.reportsPerNodeMax) {
+      return null;
+    }
+    return this.exactQuotaCheck(nodeId, mutations, reports);
+  }
+
+  /** The node's counts after the update, by replaying it against its current reports. */
+  private exactQuotaCheck(nodeId: number | undefined, mutations: readonly IndexMutation[], reportsNow: number): QuotaRefusal | null {
+    const fresh = new Set<string>();
+    /** Per currency touched: the node's reports in it after the mutations so far. */
+    const perCurrency = new Map<string, { before: number; after: number }>();
+    const present = new Map<string, boolean>();
+    let reports = reportsNow;
+    for (const m of mutations) {
+      const c = this.currencyIds.get(m.currency);
+      if (m.kind === 'update' && c === undefined) fresh.add(m.currency);
+      let counts = perCurrency.get(m.currency);
+      if (counts === undefined) {
+        const size = c === undefined || nodeId === undefined ? 0 : (this.reports[c].get(nodeId)?.size ?? 0);
+        counts = { before: size, after: size };
+        perCurrency.set(m.currency, counts);
+      }
+      const tag = `${m.currency}\0${KeyTable.tag(m.friend)}`;
+      let has = present.get(tag);
+      if (has === undefined) {
+        const friendId = this.keyTable.lookup(m.friend);
+        has = c !== undefined && nodeId !== undefined && friendId !== undefined && this.reports[c].get(nodeId)?.has(friendId) === true;
+      }
+      if (m.kind === 'update' && !has) {
+        reports++;
+        counts.after++;
+      } else if (m.kind !== 'update' && has) {
+        reports--;
+        counts.after--;
+      }
+      present.set(tag, m.kind === 'update');
+    }
+    if (this.currencyIds.size + fresh.size > MAX_CURRENCIES) return 'too-many-currencies';
+    let currencies = nodeId === undefined ? 0 : this.nodeCurrencies[nodeId];
+    for (const { before, after } of perCurrency.values()) {
+      if (before === 0 && after > 0) currencies++;
+      else if (before > 0 && after === 0) currencies--;
+    }
+    if (currencies > this.currenciesPerNodeMax) return 'node-currency-quota';
+    if (reports > this.reportsPerNodeMax) return 'node-report-quota';
+    return null;
   }
 
   /** Is node `id` currently reporting (not expired or removed)? */
@@ -175,19 +321,25 @@ export class WriteGraph {
   private currencyId(currency: string): number {
     let id = this.currencyIds.get(currency);
     if (id === undefined) {
-      assert(this.currencyNames.length < MAX_CURRENCIES, 'currency limit checked by the caller');
-      id = this.currencyNames.length;
+      assert(this.currencyIds.size < MAX_CURRENCIES, 'currency limit checked by the caller');
+      const free = this.freeCurrencyIds.pop();
+      if (free !== undefined) {
+        id = free;
+        this.currencyNames[id] = currency;
+      } else {
+        id = this.currencyNames.length;
+        this.currencyNames.push(currency);
+        this.reports.push(new Map());
+      }
       this.currencyIds.set(currency, id);
-      this.currencyNames.push(currency);
-      this.reports.push(new Map());
     }
     return id;
   }
 
   /** Applies a node's accepted mutations and refreshes its TTL. */
   apply(node: Uint8Array, mutations: readonly IndexMutation[], tick: number): void {
-    const nodeId = this.keys.intern(node);
-    this.lastSeen.delete(nodeId);
+    const nodeId = this.intern(node);
+    if (!this.lastSeen.delete(nodeId)) this.ref(nodeId);
     this.lastSeen.set(nodeId, tick);
     // An update's mutations are mostly in one currency: its lookups are done once per run.
     let currency: string | null = null;
@@ -204,14 +356,17 @@ export class WriteGraph {
           if (mine === undefined) {
             mine = new Map();
             byReporter.set(nodeId, mine);
+            this.nodeCurrencies[nodeId]++;
           }
           dirty = this.dirtyRows(c);
           dirty.add(nodeId);
         }
-        const friendId = this.keys.intern(m.friend);
+        const friendId = this.intern(m.friend);
         const report = mine!.get(friendId);
         if (report === undefined) {
           this.reportCount++;
+          this.nodeReports[nodeId]++;
+          this.ref(friendId);
           mine!.set(friendId, setReport(m.recvCapacity, m.rate, tick));
         } else {
           // In place: reports are long-lived, so a new object per update is old-generation
@@ -229,31 +384,41 @@ export class WriteGraph {
         const rc = this.currencyIds.get(m.currency);
         if (rc === undefined) continue;
         const theirs = this.reports[rc].get(nodeId);
-        const friendId = this.keys.lookup(m.friend);
+        const friendId = this.keyTable.lookup(m.friend);
         if (theirs === undefined || friendId === undefined) continue;
         if (theirs.delete(friendId)) {
           this.reportCount--;
+          this.nodeReports[nodeId]--;
+          this.unref(friendId);
           this.markDirty(rc, nodeId, friendId);
         }
-        if (theirs.size === 0) this.reports[rc].delete(nodeId);
+        if (theirs.size === 0) {
+          this.reports[rc].delete(nodeId);
+          this.nodeCurrencies[nodeId]--;
+        }
       }
     }
   }
 
   /** Drops a node's own reports (and only those). */
   removeNode(node: Uint8Array): void {
-    const nodeId = this.keys.lookup(node);
+    const nodeId = this.keyTable.lookup(node);
     if (nodeId !== undefined) this.removeNodeId(nodeId);
   }
 
   private removeNodeId(nodeId: number): void {
-    this.lastSeen.delete(nodeId);
+    if (this.lastSeen.delete(nodeId)) this.unref(nodeId);
     for (let c = 0; c < this.reports.length; c++) {
       const mine = this.reports[c].get(nodeId);
       if (mine === undefined) continue;
       this.reportCount -= mine.size;
+      this.nodeReports[nodeId] -= mine.size;
+      this.nodeCurrencies[nodeId]--;
       this.reports[c].delete(nodeId);
-      for (const friendId of mine.keys()) this.markDirty(c, nodeId, friendId);
+      for (const friendId of mine.keys()) {
+        this.unref(friendId);
+        this.markDirty(c, nodeId, friendId);
+      }
     }
   }
 
@@ -295,10 +460,15 @@ export class WriteGraph {
           if (nowTick - report.tick < ttlTicks) continue;
           mine.delete(friendId);
           this.reportCount--;
+          this.nodeReports[nodeId]--;
+          this.unref(friendId);
           dropped++;
           this.markDirty(c, nodeId, friendId);
         }
-        if (mine.size === 0) this.reports[c].delete(nodeId);
+        if (mine.size === 0) {
+          this.reports[c].delete(nodeId);
+          this.nodeCurrencies[nodeId]--;
+        }
       }
     }
     return dropped;
@@ -307,7 +477,9 @@ export class WriteGraph {
   /** Rebuilds the graphs of the currencies that changed; returns the newest snapshot handle. */
   compact(): { handle: SnapshotHandle; stats: CompactionStats } {
     const started = performance.now();
-    const nodeCount = this.keys.size;
+    const dead = this.keyTable.size - this.liveKeys;
+    if (dead >= this.keyReclaimMinDead && dead > this.liveKeys) this.reclaimKeys();
+    const nodeCount = this.keyTable.size;
     for (const [c, reporters] of this.dirty) {
       const previous = this.graphs.get(c);
       const next =
@@ -317,6 +489,7 @@ export class WriteGraph {
       this.graphs.set(c, next ?? buildCurrencyGraph(this.currencyNames[c], this.reports[c], nodeCount));
     }
     this.dirty.clear();
+    this.reclaimCurrencies();
     this.generation++;
     const currencies = [...this.graphs.values()].map((g) => g.handle);
     // Route planning on the shards asks whether both ends report; a bit per node answers it.
@@ -325,8 +498,9 @@ export class WriteGraph {
     for (const id of this.lastSeen.keys()) bits[id >>> 3] |= 1 << (id & 7);
     const handle: SnapshotHandle = {
       generation: this.generation,
-      keys: this.keys.sharedBuffer,
-      keyCount: this.keys.size,
+      keyEpoch: this.keyEpoch,
+      keys: this.keyTable.sharedBuffer,
+      keyCount: this.keyTable.size,
       reporting,
       currencies,
     };
@@ -336,6 +510,67 @@ export class WriteGraph {
       handle,
       stats: { generation: this.generation, nodes: nodeCount, edges: this.edgeCount, bytes, millis: performance.now() - started },
     };
+  }
+
+  /**
+   * A currency no node reports in any more leaves the table, and its id is given out again:
+   * the table holds what is in use, not every name ever seen. Run after the dirty graphs were
+   * rebuilt, so a freed id has no pending rows.
+   */
+  private reclaimCurrencies(): void {
+    for (const [name, c] of this.currencyIds) {
+      if (this.reports[c].size > 0) continue;
+      this.currencyIds.delete(name);
+      this.currencyNames[c] = '';
+      this.graphs.delete(c);
+      this.freeCurrencyIds.push(c);
+    }
+  }
+
+  /**
+   * Forgets every key nothing uses (no report names it, it reports nothing) by renumbering the
+   * live ones densely, in their old order, into a new key table; every graph is then rebuilt in
+   * full. Snapshots already handed out keep their own key table; the new one carries a new key
+   * epoch so readers rebuild their key maps instead of extending them.
+   */
+  private reclaimKeys(): void {
+    const old = this.keyTable;
+    const remap = new Int32Array(old.size).fill(-1);
+    const table = new KeyTable(Math.max(1024, this.liveKeys));
+    for (let id = 0; id < old.size; id++) if (this.refs[id] > 0) remap[id] = table.intern(old.keyOf(id));
+    const size = Math.max(1024, table.size);
+    const refs = new Int32Array(size);
+    const nodeReports = new Int32Array(size);
+    const nodeCurrencies = new Int32Array(size);
+    for (let id = 0; id < old.size; id++) {
+      const to = remap[id];
+      if (to < 0) continue;
+      refs[to] = this.refs[id];
+      nodeReports[to] = this.nodeReports[id];
+      nodeCurrencies[to] = this.nodeCurrencies[id];
+    }
+    for (let c = 0; c < this.reports.length; c++) {
+      const next = new Map<number, Map<number, Report>>();
+      for (const [reporter, mine] of this.reports[c]) {
+        const row = new Map<number, Report>();
+        for (const [friend, report] of mine) row.set(remap[friend], report);
+        next.set(remap[reporter], row);
+      }
+      this.reports[c] = next;
+    }
+    const seen = [...this.lastSeen];
+    this.lastSeen.clear();
+    for (const [id, tick] of seen) this.lastSeen.set(remap[id], tick);
+    this.keyTable = table;
+    this.refs = refs;
+    this.nodeReports = nodeReports;
+    this.nodeCurrencies = nodeCurrencies;
+    this.ageCursor = null;
+    this.keyEpoch++;
+    // Every graph is built again from scratch under the new ids.
+    this.graphs.clear();
+    this.dirty.clear();
+    for (const c of this.currencyIds.values()) this.dirty.set(c, new Set());
   }
 
   /** A read view of the newest snapshot (compacting first if anything changed). */

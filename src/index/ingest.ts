@@ -17,6 +17,12 @@ export interface IngestOptions {
   readonly batchFramesMax?: number;
   /** Updates waiting for a verdict or for their turn; beyond this, arrivals are refused. */
   readonly backlogMax?: number;
+  /**
+   * Updates of one source (a client connection, a peer link) in the backlog; beyond this its
+   * arrivals are refused as connection-backlog, so no single source can fill the backlog that
+   * every other source shares. Default 1,024.
+   */
+  readonly backlogPerSourceMax?: number;
 }
 
 type Done = (outcome: IngestOutcome) => void;
@@ -29,6 +35,8 @@ interface Entry {
   readonly early: UpdateRejection | null;
   /** 0 waiting for a verdict, 1 valid, 2 invalid. */
   verdict: 0 | 1 | 2;
+  /** Whose backlog share it takes (null: not counted). */
+  readonly source: string | null;
 }
 
 interface Batch {
@@ -49,6 +57,9 @@ export class IngestPipeline {
   private idleWaiters: (() => void)[] = [];
   private readonly batchFramesMax: number;
   private readonly backlogMax: number;
+  private readonly backlogPerSourceMax: number;
+  /** Entries in the backlog per source. */
+  private readonly perSource = new Map<string, number>();
 
   constructor(
     private readonly core: IndexCore,
@@ -57,6 +68,7 @@ export class IngestPipeline {
   ) {
     this.batchFramesMax = options.batchFramesMax ?? 64;
     this.backlogMax = options.backlogMax ?? 16_384;
+    this.backlogPerSourceMax = options.backlogPerSourceMax ?? 1024;
     this.builder = new VerifyBatchBuilder(this.batchFramesMax);
   }
 
@@ -74,13 +86,18 @@ export class IngestPipeline {
    * An update that arrived on a node's own connection. `done` gets its outcome, in arrival
    * order; it runs before this returns when nothing is waiting ahead and the update is refused.
    */
-  submitClient(connectionKey: Uint8Array, update: MutationsUpdate, done: Done): void {
-    this.submit(update, [], () => this.core.screenClientUpdate(connectionKey, update), done);
+  submitClient(connectionKey: Uint8Array, update: MutationsUpdate, done: Done, source: string | null = null): void {
+    this.submit(update, [], () => this.core.screenClientUpdate(connectionKey, update), done, source);
   }
 
   /** An update forwarded by a peer, with the trust in that peer as it stood on arrival. */
-  submitPeer(mutuallyTrusted: boolean, forward: ForwardMutationsUpdate, done: Done): void {
-    this.submit(forward.update, forward.chain, () => this.core.screenPeerUpdate(mutuallyTrusted, forward), done);
+  submitPeer(mutuallyTrusted: boolean, forward: ForwardMutationsUpdate, done: Done, source: string | null = null): void {
+    this.submit(forward.update, forward.chain, () => this.core.screenPeerUpdate(mutuallyTrusted, forward), done, source);
+  }
+
+  /** Updates of `source` in the backlog. */
+  backlogOf(source: string): number {
+    return this.perSource.get(source) ?? 0;
   }
 
   /** Resolves once everything received so far is applied or refused. */
@@ -94,14 +111,25 @@ export class IngestPipeline {
     await this.verifier.close();
   }
 
-  private submit(update: MutationsUpdate, chain: readonly ChainLink[], screen: () => UpdateRejection | null, done: Done): void {
+  private submit(update: MutationsUpdate, chain: readonly ChainLink[], screen: () => UpdateRejection | null, done: Done, source: string | null): void {
     if (this.closed) return;
     if (this.backlog >= this.backlogMax) {
       done(this.core.rejectUpdate('overloaded'));
       return;
     }
+    let held = 0;
+    if (source !== null) {
+      held = this.perSource.get(source) ?? 0;
+      if (held >= this.backlogPerSourceMax) {
+        // Its own share is full: it waits behind itself, never in front of the others.
+        done(this.core.rejectUpdate('connection-backlog'));
+        return;
+      }
+    }
     const early = screen();
-    const entry: Entry = { update, chain, done, early, verdict: 0 };
+    // Refused on arrival costs no verify, but it still holds its place until its turn.
+    if (source !== null) this.perSource.set(source, held + 1);
+    const entry: Entry = { update, chain, done, early, verdict: 0, source };
     this.queue.push(entry);
     if (early !== null) {
       this.drain();
@@ -167,6 +195,11 @@ export class IngestPipeline {
       else if (entry.verdict === 0) break;
       else outcome = this.core.acceptScreened(entry.update, entry.chain, entry.verdict === 1);
       queue[this.head++] = undefined;
+      if (entry.source !== null) {
+        const held = this.perSource.get(entry.source)! - 1;
+        if (held === 0) this.perSource.delete(entry.source);
+        else this.perSource.set(entry.source, held);
+      }
       entry.done(outcome);
     }
     if (this.head === queue.length) {

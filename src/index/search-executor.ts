@@ -25,10 +25,17 @@ export class SearchExecutor implements RouteView {
     return this.snapshot?.generation ?? 0;
   }
 
+  /** The key epoch of the snapshot held: a plan made under another epoch names other nodes. */
+  get keyEpoch(): number {
+    return this.snapshot?.handle.keyEpoch ?? 0;
+  }
+
   /** Adopts `handle` unless an equal or newer snapshot is already held. */
   install(handle: SnapshotHandle): void {
     if (this.snapshot !== null && handle.generation <= this.snapshot.generation) return;
     const snapshot = new Snapshot(handle);
+    // Renumbered keys (dead ones reclaimed): the map is built again rather than extended.
+    if (this.snapshot !== null && this.snapshot.handle.keyEpoch !== handle.keyEpoch) this.ids.clear();
     for (let id = this.ids.size; id < handle.keyCount; id++) this.ids.set(KeyTable.tag(snapshot.keyOf(id)), id);
     this.reporting = new Uint8Array(handle.reporting);
     this.snapshot = snapshot;

@@ -13,11 +13,15 @@ import { readServerTicket } from '../files/tickets.js';
 import { probePort } from '../transport/listen-port.js';
 import { connectSecure, listenSecure, type SecureChannel, type SecureListener } from '../transport/transport.js';
 import { decodeClientMessage, decodePeerMessage, encodePeerMessage } from './codec.js';
-import { TICK_MS } from './constants.js';
+import { MAX_INDEX_FRAME_BYTES, TICK_MS } from './constants.js';
+import { Admission, type AdmissionBuffers } from './admission.js';
+import { byteTag } from './byte-tag.js';
 import { IndexCore, UPDATE_REJECTIONS, type IngestOutcome } from './core.js';
+import { resolveIndexLimits, type IndexLimits } from './limits.js';
+import { RestartBudget } from './restart-budget.js';
 import { IngestPipeline } from './ingest.js';
 import type { SearchBounds } from './route-plan.js';
-import { LATENCY_BUCKETS_S, SHARD_ROUTE_REJECTIONS, ShardCounters } from './shard-counters.js';
+import { CONNECTION_REFUSALS, LATENCY_BUCKETS_S, SHARD_ROUTE_REJECTIONS, ShardCounters } from './shard-counters.js';
 import { decodeShardReport, encodeShardCommand, type ShardCommandMsg, type ShardReportMsg } from './shard-codec.js';
 import type { SnapshotHandle } from './snapshot.js';
 import { InlineVerifier, VerifyPool } from './verify-pool.js';
@@ -71,9 +75,11 @@ export interface IndexServerOptions {
   readonly shardTurnBudgetMs?: number;
   /** Update frames passed on by the shards and not yet taken in by this thread (default 16,384). */
   readonly shardBacklogMax?: number;
+  /** Quotas against abusive clients and peers (src/index/limits.ts); unset ones take their defaults. */
+  readonly limits?: Partial<IndexLimits>;
 }
 
-/** What a client shard thread is started with (workers/index_shard.ts). */
+/** What a client shard thread is started with (src/index/shard-worker.ts). */
 export interface IndexShardData {
   readonly index: number;
   readonly host: string;
@@ -86,6 +92,8 @@ export interface IndexShardData {
   readonly queueMax?: number;
   readonly turnBudgetMs?: number;
   readonly backlogMax?: number;
+  readonly limits: IndexLimits;
+  readonly admission: AdmissionBuffers;
 }
 
 interface ShardThread {
@@ -96,7 +104,7 @@ interface ShardThread {
 }
 
 const fromSource = import.meta.url.endsWith('.ts');
-const shardEntry = new URL(`../../workers/index_shard.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+const shardEntry = new URL(`./shard-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
 
 /**
  * Run from TypeScript sources (tests, benchmarks), a worker thread does not inherit the tsx
@@ -112,7 +120,12 @@ const SHARD_STOP_MS = 5_000;
 interface PeerLink {
   readonly channel: SecureChannel;
   latestHash: Uint8Array | null;
+  /** Its share of the ingest backlog is counted under this source. */
+  readonly source: string;
 }
+
+/** Keys in the penalty cooldown, at most (the oldest leave first): the map cannot grow without bound. */
+const PENALISED_KEYS_MAX = 65_536;
 
 const tagOf = (key: Uint8Array) => toHex(key);
 
@@ -137,12 +150,26 @@ export class IndexServer {
   private compactTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly metrics;
+  readonly limits: IndexLimits;
+  private readonly admission: Admission;
+  /** Bad signatures per client key since its connection opened (cleared when it closes). */
+  private readonly badSignatures = new Map<string, number>();
+  /** Client keys refused until a wall-clock time, after too many bad signatures. */
+  private readonly penalisedKeys = new Map<string, number>();
+  private readonly restarts: RestartBudget;
+  private peerSources = 0;
 
   private constructor(private readonly options: IndexServerOptions) {
-    this.core = options.core ?? new IndexCore({ ttlTicks: options.ttlTicks });
-    this.counters = new ShardCounters(ShardCounters.create(Math.max(1, options.workers ?? 1)), -1);
+    this.limits = resolveIndexLimits(options.limits);
+    this.core = options.core ?? new IndexCore({ ttlTicks: options.ttlTicks, limits: this.limits });
+    const shardCount = Math.max(1, options.workers ?? 1);
+    this.counters = new ShardCounters(ShardCounters.create(shardCount), -1);
+    this.admission = new Admission(Admission.create(shardCount), -1, this.limits);
+    this.restarts = new RestartBudget(this.limits.shardRestartsPerMinute, this.limits.shardRestartBackoffMs);
     const verifyWorkers = options.verifyWorkers ?? options.workers ?? 1;
-    this.ingest = new IngestPipeline(this.core, verifyWorkers > 0 ? new VerifyPool(verifyWorkers) : new InlineVerifier());
+    this.ingest = new IngestPipeline(this.core, verifyWorkers > 0 ? new VerifyPool(verifyWorkers) : new InlineVerifier(), {
+      backlogPerSourceMax: this.limits.backlogPerConnectionMax,
+    });
     this.log = options.logger ?? silentLogger;
     const r = this.registry;
     this.metrics = {
@@ -167,6 +194,19 @@ export class IndexServer {
         collect: () => this.collectRouteRejections(),
       }),
       connections: this.sharedGauge('index_client_connections', 'Open client connections, all shards', () => this.counters.connections()),
+      refused: new Counter({
+        name: 'index_client_refused_total',
+        help: 'Client connections refused at admission or cut, by reason',
+        labelNames: ['reason'],
+        registers: [r],
+        collect: () => this.collectRefusals(),
+      }),
+      restarts: new Counter({ name: 'index_client_shard_restarts_total', help: 'Client shards started again after they failed', registers: [r] }),
+      peerCuts: new Counter({
+        name: 'index_federation_cut_total',
+        help: 'Federation links closed because the peer did not read what we sent (send backlog over its bound)',
+        registers: [r],
+      }),
       shards: this.sharedGauge('index_client_shards', 'Client shards (threads) serving', () => this.liveShards),
       peers: new Gauge({ name: 'index_federation_peers', help: 'Open federation links', registers: [r] }),
       lag: new Histogram({
@@ -179,6 +219,7 @@ export class IndexServer {
     };
     for (const reason of UPDATE_REJECTIONS) this.metrics.rejected.inc({ reason }, 0);
     for (const reason of SHARD_ROUTE_REJECTIONS) this.metrics.routeRejected.inc({ reason }, 0);
+    for (const reason of [...CONNECTION_REFUSALS, 'bad-signatures']) this.metrics.refused.inc({ reason }, 0);
     this.registerLatencyHistogram();
   }
 
@@ -205,7 +246,39 @@ export class IndexServer {
 
   private collectShed(): void {
     this.metrics.rejected.inc({ reason: 'overloaded' }, this.delta('shed', this.counters.sheds()));
+    this.metrics.rejected.inc({ reason: 'update-rate' }, this.delta('update-rate', this.counters.updateRateRefusals()));
   }
+
+  private collectRefusals(): void {
+    for (const reason of CONNECTION_REFUSALS) {
+      this.metrics.refused.inc({ reason }, this.delta(`refused:${reason}`, this.counters.refusals(reason)));
+    }
+  }
+
+  /** Connections refused or cut, by reason, all shards (and the main thread's penalties). */
+  connectionRefusals(): Map<string, number> {
+    const out = new Map<string, number>(CONNECTION_REFUSALS.map((reason) => [reason, this.counters.refusals(reason)]));
+    out.set('penalised', (out.get('penalised') ?? 0) + this.keyRefusals);
+    out.set('bad-signatures', this.penalties);
+    return out;
+  }
+
+  /** Update rejections by reason, those counted on the shards included. */
+  updateRejections(): Map<string, number> {
+    const out = new Map<string, number>(this.core.updateRejections);
+    out.set('overloaded', (out.get('overloaded') ?? 0) + this.counters.sheds());
+    out.set('update-rate', (out.get('update-rate') ?? 0) + this.counters.updateRateRefusals());
+    return out;
+  }
+
+  /** Connections cut for bad signatures. */
+  private penalties = 0;
+  /** Connections of penalised keys closed as they opened. */
+  private keyRefusals = 0;
+  /** Federation links closed for not reading. */
+  peerCutCount = 0;
+  /** Client shards started again after a failure. */
+  shardRestarts = 0;
 
   private collectRouteRejections(): void {
     for (const reason of SHARD_ROUTE_REJECTIONS) {
@@ -270,7 +343,7 @@ export class IndexServer {
     return this.counters.connectionsPerShard();
   }
 
-  /** Shards serving (a shard that failed is not restarted). */
+  /** Shards serving (a shard that failed counts again once its replacement listens). */
   get liveShards(): number {
     return this.shards.filter((s) => s.alive).length;
   }
@@ -313,6 +386,8 @@ export class IndexServer {
       purpose: 'index-federation',
       authorize: (key) => this.trusted.has(tagOf(key)),
       onChannel: (channel) => this.onPeer(channel),
+      // Above our own bound (checked before every send), so uWS never drops a frame first.
+      limits: { backpressureBytesMax: this.limits.peerSendBytesMax + MAX_INDEX_FRAME_BYTES * 2 },
     });
     if (this.options.metricsPort !== undefined) {
       this.metricsServer = createServer((req, res) => {
@@ -343,7 +418,9 @@ export class IndexServer {
     if (expired > 0) this.scheduleCompaction();
     for (const shard of this.shards) this.command(shard, { timeHash, close: [], stop: false });
     const peerFrame = encodePeerMessage({ kind: 'time', hash: timeHash });
-    for (const link of this.peers.values()) link.channel.send(peerFrame);
+    for (const link of this.peers.values()) this.sendPeer(link, peerFrame);
+    const now = Date.now();
+    for (const [tag, until] of this.penalisedKeys) if (until <= now) this.penalisedKeys.delete(tag);
     this.refreshTrusted();
     this.dialPeers();
     this.metrics.nodes.set(this.core.graph.reporterCount);
@@ -421,10 +498,10 @@ export class IndexServer {
       return;
     }
     this.peers.get(tag)?.channel.close('replaced');
-    const link: PeerLink = { channel, latestHash: null };
+    const link: PeerLink = { channel, latestHash: null, source: `peer:${this.peerSources++}` };
     this.peers.set(tag, link);
     this.metrics.peers.set(this.peers.size);
-    channel.send(encodePeerMessage({ kind: 'time', hash: this.core.clock.latest }));
+    this.sendPeer(link, encodePeerMessage({ kind: 'time', hash: this.core.clock.latest }));
     channel.onFrame((frame) => this.onPeerFrame(tag, link, frame));
     channel.onClose(() => {
       if (this.peers.get(tag) === link) this.peers.delete(tag);
@@ -446,10 +523,15 @@ export class IndexServer {
       return;
     }
     const hops = msg.forward.chain.length;
-    this.ingest.submitPeer(this.trusted.has(tag) && this.peers.get(tag) === link, msg.forward, (outcome) => {
-      this.afterIngest(outcome, tag, 'server');
-      if (outcome.ok) this.metrics.lag.observe(hops);
-    });
+    this.ingest.submitPeer(
+      this.trusted.has(tag) && this.peers.get(tag) === link,
+      msg.forward,
+      (outcome) => {
+        this.afterIngest(outcome, tag, 'server');
+        if (outcome.ok) this.metrics.lag.observe(hops);
+      },
+      link.source,
+    );
   }
 
   private afterIngest(outcome: IngestOutcome, fromPeer: string | null, origin: 'client' | 'server'): void {
@@ -467,7 +549,55 @@ export class IndexServer {
   private forward(forward: ForwardMutationsUpdate, except: string | null): void {
     if (this.peers.size === 0 || (this.peers.size === 1 && except !== null && this.peers.has(except))) return;
     const frame = encodePeerMessage({ kind: 'forward', forward });
-    for (const [tag, link] of this.peers) if (tag !== except) link.channel.send(frame);
+    for (const [tag, link] of this.peers) if (tag !== except) this.sendPeer(link, frame);
+  }
+
+  /**
+   * Sends to a peer unless it has left more than peerSendBytesMax unsent: then the link is
+   * closed (and redialled after the backoff) instead of buffering for a peer that does not read.
+   * What it missed reaches it again with the nodes' periodic full resends.
+   */
+  private sendPeer(link: PeerLink, frame: Uint8Array): void {
+    if (link.channel.bufferedBytes() + frame.byteLength > this.limits.peerSendBytesMax) {
+      if (!link.channel.isOpen) return;
+      this.peerCutCount++;
+      this.metrics.peerCuts.inc();
+      this.log.warn({ peer: tagOf(link.channel.remoteKey), buffered: link.channel.bufferedBytes() }, 'federation peer does not read; closing the link');
+      link.channel.close('send backlog over its bound');
+      return;
+    }
+    link.channel.send(frame);
+  }
+
+  /**
+   * A client whose updates keep failing their signature check costs a verify each and can
+   * never be accepted: after badSignaturesMax its connection is cut, and its key and address
+   * are refused for the cooldown.
+   */
+  private clientOutcome(node: Uint8Array, outcome: IngestOutcome): void {
+    this.afterIngest(outcome, null, 'client');
+    if (outcome.ok || outcome.reason !== 'bad-signature') return;
+    const tag = byteTag(node);
+    const bad = (this.badSignatures.get(tag) ?? 0) + 1;
+    this.badSignatures.set(tag, bad);
+    if (bad < this.limits.badSignaturesMax) return;
+    this.badSignatures.delete(tag);
+    this.penalties++;
+    this.metrics.refused.inc({ reason: 'bad-signatures' });
+    if (this.penalisedKeys.size >= PENALISED_KEYS_MAX) this.penalisedKeys.delete(this.penalisedKeys.keys().next().value!);
+    this.penalisedKeys.delete(tag);
+    this.penalisedKeys.set(tag, Date.now() + this.limits.penaltyCooldownMs);
+    const at = this.clients.get(tagOf(node));
+    const shard = at === undefined ? undefined : this.shards[at.shard];
+    if (at !== undefined && shard?.alive === true) shard.worker.postMessage({ penalise: at.conn });
+  }
+
+  private isPenalised(tag: string): boolean {
+    const until = this.penalisedKeys.get(tag);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.penalisedKeys.delete(tag);
+    return false;
   }
 
   private countRejection(outcome: IngestOutcome): void {
@@ -501,11 +631,13 @@ export class IndexServer {
       queueMax: this.options.shardQueueMax,
       turnBudgetMs: this.options.shardTurnBudgetMs,
       backlogMax: this.options.shardBacklogMax,
+      limits: this.limits,
+      admission: this.admission.buffers,
     };
     const worker = fromSource ? new Worker(tsxBootstrap(shardEntry), { eval: true, workerData: data }) : new Worker(fileURLToPath(shardEntry), { workerData: data });
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const shard: ShardThread = { index, worker, exited, alive: false };
-    this.shards.push(shard);
+    this.shards[index] = shard;
     return new Promise((resolve, reject) => {
       let listening = false;
       worker.on('message', (bytes: unknown) => {
@@ -534,13 +666,45 @@ export class IndexServer {
         if (!listening) reject(new Error(`client shard ${index} exited (${code}) before listening on ${host}:${port}`));
         for (const [tag, at] of this.clients) if (at.shard === index) this.clients.delete(tag);
         if (this.closed || !wasAlive) return;
+        // Its connections are gone with it: nothing of theirs may hold admission or counts.
+        this.counters.clearConnections(index);
+        this.admission.resetRow(index);
         const left = this.liveShards;
         // New connections reach the other shards' listeners (the kernel spreads over those left).
         if (left > 0) this.log.error({ shard: index, code, shardsLeft: left }, 'client shard exited; serving clients on the others');
-        else this.log.fatal({ shard: index, code }, 'last client shard exited: no client is served');
+        else this.log.fatal({ shard: index, code }, 'last client shard exited: no client is served until it is restarted');
+        this.restartShard(index, host, port);
       });
     });
   }
+
+  /**
+   * Starts a failed shard again after a backoff that doubles with each restart in the last
+   * minute; past shardRestartsPerMinute the shard stays down (a shard that fails at once every
+   * time would otherwise spin), which is logged fatally.
+   */
+  private restartShard(index: number, host: string, port: number): void {
+    const delay = this.restarts.next(Date.now());
+    if (delay === null) {
+      this.log.fatal({ shard: index }, 'client shard failed too often in the last minute; not restarting it');
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.closed) return;
+      this.startShard(index, host, port).then(
+        () => {
+          this.shardRestarts++;
+          this.metrics.restarts.inc();
+          this.log.info({ shard: index }, 'client shard restarted');
+        },
+        (err: unknown) => this.log.error({ shard: index, err: errorMessage(err) }, 'client shard restart failed'),
+      );
+    }, delay);
+    this.restartTimers.add(timer);
+  }
+
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
 
   private command(shard: ShardThread, msg: ShardCommandMsg): void {
     if (!shard.alive) return;
@@ -550,6 +714,12 @@ export class IndexServer {
 
   private onShardReport(shard: ShardThread, report: ShardReportMsg): void {
     for (const { node, conn } of report.opened) {
+      if (this.penalisedKeys.size > 0 && this.isPenalised(byteTag(node))) {
+        this.keyRefusals++;
+        this.metrics.refused.inc({ reason: 'penalised' });
+        this.command(shard, { timeHash: null, close: [conn], stop: false });
+        continue;
+      }
       const tag = tagOf(node);
       const previous = this.clients.get(tag);
       // One connection per key: the newest wins (a reconnecting node is not locked out).
@@ -568,12 +738,21 @@ export class IndexServer {
         this.countRejection(this.core.rejectUpdate('malformed'));
         continue;
       }
-      this.ingest.submitClient(node, decoded.value.update, (outcome) => this.afterIngest(outcome, null, 'client'));
+      // One connection per key (the newest wins), so the key names the connection's backlog share.
+      const source = byteTag(node);
+      if (this.penalisedKeys.size > 0 && this.isPenalised(source)) {
+        this.countRejection(this.core.rejectUpdate('penalised'));
+        continue;
+      }
+      this.ingest.submitClient(node, decoded.value.update, (outcome) => this.clientOutcome(node, outcome), source);
     }
     for (const { node, conn } of report.closed) {
       const tag = tagOf(node);
       const at = this.clients.get(tag);
-      if (at !== undefined && at.shard === shard.index && at.conn === conn) this.clients.delete(tag);
+      if (at !== undefined && at.shard === shard.index && at.conn === conn) {
+        this.clients.delete(tag);
+        this.badSignatures.delete(byteTag(node));
+      }
     }
   }
 
@@ -618,6 +797,7 @@ export class IndexServer {
     this.closed = true;
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     if (this.compactTimer !== null) clearTimeout(this.compactTimer);
+    for (const timer of this.restartTimers) clearTimeout(timer);
     for (const link of this.peers.values()) link.channel.close('server closing');
     this.serverListener?.close();
     await this.stopShards();

@@ -1,3 +1,4 @@
+import { ADMISSION_REFUSALS } from './admission.js';
 import { ROUTE_REJECTIONS } from './core.js';
 
 /**
@@ -5,8 +6,11 @@ import { ROUTE_REJECTIONS } from './core.js';
  * shard writes only its own row (so shards never contend for a cache line) with Atomics, and the
  * main thread sums the rows when metrics are read. 64-bit slots: nothing wraps.
  */
-export const SHARD_ROUTE_REJECTIONS = [...ROUTE_REJECTIONS, 'search-failed', 'search-queue-full'] as const;
+export const SHARD_ROUTE_REJECTIONS = [...ROUTE_REJECTIONS, 'search-failed', 'search-queue-full', 'address-searches', 'address-search-time'] as const;
 export type ShardRouteRejection = (typeof SHARD_ROUTE_REJECTIONS)[number];
+/** Connections refused at admission, or cut because they did not read their answers. */
+export const CONNECTION_REFUSALS = [...ADMISSION_REFUSALS, 'send-backpressure'] as const;
+export type ConnectionRefusal = (typeof CONNECTION_REFUSALS)[number];
 
 /** Upper bounds (seconds) of the route latency histogram buckets; one more slot counts the rest. */
 export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25] as const;
@@ -18,9 +22,11 @@ const SLOT_CONNECTIONS = SLOT_SHED + 1;
 const SLOT_FORWARDED = SLOT_CONNECTIONS + 1;
 const SLOT_LATENCY_SUM_NS = SLOT_FORWARDED + 1;
 const SLOT_BUCKETS = SLOT_LATENCY_SUM_NS + 1;
+const SLOT_REFUSALS = SLOT_BUCKETS + LATENCY_BUCKETS_S.length + 1;
+const SLOT_UPDATE_RATE = SLOT_REFUSALS + CONNECTION_REFUSALS.length;
 /** Slots per shard row: 64 (512 bytes), well past the ones used, keeps rows on separate cache lines. */
 const ROW = 64;
-const SLOTS_USED = SLOT_BUCKETS + LATENCY_BUCKETS_S.length + 1;
+const SLOTS_USED = SLOT_UPDATE_RATE + 1;
 /** One slot for every thread (row 0, last slot): forwarded update frames the main thread has not taken yet. */
 const SLOT_BACKLOG = ROW - 1;
 if (SLOTS_USED >= ROW) throw new Error('shard counter row too small');
@@ -56,6 +62,16 @@ export class ShardCounters {
 
   rejected(reason: ShardRouteRejection): void {
     this.add(SLOT_REJECTIONS + SHARD_ROUTE_REJECTIONS.indexOf(reason));
+  }
+
+  /** A connection refused at admission or cut for not reading. */
+  refused(reason: ConnectionRefusal): void {
+    this.add(SLOT_REFUSALS + CONNECTION_REFUSALS.indexOf(reason));
+  }
+
+  /** An update refused on the shard because its connection sends faster than its rate. */
+  updateRateExceeded(): void {
+    this.add(SLOT_UPDATE_RATE);
   }
 
   /** An update refused on the shard because the main thread is too far behind. */
@@ -112,6 +128,19 @@ export class ShardCounters {
 
   sheds(): number {
     return this.sum(SLOT_SHED);
+  }
+
+  refusals(reason: ConnectionRefusal): number {
+    return this.sum(SLOT_REFUSALS + CONNECTION_REFUSALS.indexOf(reason));
+  }
+
+  updateRateRefusals(): number {
+    return this.sum(SLOT_UPDATE_RATE);
+  }
+
+  /** Main side: a shard that died has no connections left (its cumulative counts stay). */
+  clearConnections(row: number): void {
+    Atomics.store(this.slots, row * ROW + SLOT_CONNECTIONS, 0n);
   }
 
   connections(): number {

@@ -2,15 +2,19 @@ import type { MessagePort } from 'node:worker_threads';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Identity } from '../crypto/identity.js';
-import { listenSecure, type SecureChannel, type SecureListener } from '../transport/transport.js';
+import type { SecureChannel } from '../transport/transport.js';
 import { FlatTable } from '../wire/flat_table.js';
 import { ClientBody } from '../wire/generated/offset/index/client-body.js';
 import { decodeClientMessage, encodeServerMessage } from './codec.js';
-import { MAX_OPEN_REQUESTS_PER_CLIENT } from './constants.js';
+import { Admission, type AdmissionBuffers } from './admission.js';
+import { listenClients, type ClientListener } from './client-listener.js';
 import type { RouteRejection } from './core.js';
+import { DEFAULT_INDEX_LIMITS, type IndexLimits } from './limits.js';
+import { FairQueue } from './fair-queue.js';
+import { TokenBucket } from './token-bucket.js';
 import type { SearchBounds, SearchPlan } from './route-plan.js';
 import { emptyAnswer, SearchExecutor } from './search-executor.js';
-import type { ShardCounters } from './shard-counters.js';
+import type { ShardCounters, ShardRouteRejection } from './shard-counters.js';
 import { decodeShardCommand, ShardReportBuilder } from './shard-codec.js';
 import type { SnapshotHandle } from './snapshot.js';
 import type { RequestRoutes } from './types.js';
@@ -27,9 +31,14 @@ import type { RequestRoutes } from './types.js';
  * shard passes to its clients.
  *
  * Search work is bounded per turn: requests are answered as they arrive until a turn has spent
- * TURN_BUDGET_MS searching; the rest wait for the next turns, at most
- * MAX_OPEN_REQUESTS_PER_CLIENT per client and `queueMax` in all (beyond: an empty answer and a
- * counted rejection), so one client's burst cannot hold the other connections of its shard.
+ * TURN_BUDGET_MS searching; the rest wait for the next turns, each connection in its own queue
+ * and the queues served round robin (one request each in turn), so a connection that floods
+ * waits behind itself, not in front of others. Waiting requests are bounded per connection
+ * (`searchesPerConnectionMax`), per address over all shards (`searchesPerAddressMax`) and per
+ * shard (`queueMax`); beyond, an empty answer and a counted rejection.
+ *
+ * Admission (src/index/admission.ts) happens before a connection's handshake, per address
+ * first; each connection's updates pass a token bucket before they reach the main thread.
  */
 export interface IndexShardOptions {
   readonly index: number;
@@ -47,6 +56,10 @@ export interface IndexShardOptions {
   readonly backlogMax?: number;
   /** Search time a turn may spend (default 5 ms); negative queues every request (tests of the bounds). */
   readonly turnBudgetMs?: number;
+  /** Default DEFAULT_INDEX_LIMITS. */
+  readonly limits?: IndexLimits;
+  /** Shared with the other shards; default a table of this shard's own (one-shard servers). */
+  readonly admission?: AdmissionBuffers;
   readonly logger: Logger;
 }
 
@@ -54,12 +67,17 @@ interface Client {
   readonly id: number;
   readonly channel: SecureChannel;
   readonly key: Uint8Array;
-  open: number;
+  /** Address bucket the connection is counted under (src/index/admission.ts). */
+  readonly bucket: number;
+  readonly updates: TokenBucket;
 }
 
 interface Pending {
   readonly client: Client;
+  readonly request: RequestRoutes;
   readonly plan: SearchPlan;
+  /** The key epoch the plan's node ids belong to (a reclaim renumbers them). */
+  readonly keyEpoch: number;
   readonly startedMs: number;
 }
 
@@ -76,15 +94,17 @@ function clientBodyType(frame: Uint8Array): number {
 }
 
 export class IndexShard {
-  private listener: SecureListener | null = null;
+  private listener: ClientListener | null = null;
+  private readonly admission: Admission;
+  private readonly limits: IndexLimits;
+  /** Requests waiting for a search, per connection, served one request each in turn. */
+  private readonly waiting = new FairQueue<Client, Pending>();
   private readonly clients = new Map<number, Client>();
   private nextId = 1;
   private readonly executor = new SearchExecutor();
   private timeFrame: Uint8Array;
   private report = new ShardReportBuilder();
   private reportScheduled = false;
-  private queue: Pending[] = [];
-  private queueHead = 0;
   private turnOpen = false;
   private turnStartMs = 0;
   private stopped = false;
@@ -98,19 +118,22 @@ export class IndexShard {
     this.backlogMax = o.backlogMax ?? 16_384;
     this.turnBudgetMs = o.turnBudgetMs ?? TURN_BUDGET_MS;
     this.log = o.logger;
+    this.limits = o.limits ?? DEFAULT_INDEX_LIMITS;
+    this.admission = o.admission === undefined ? new Admission(Admission.create(1), 0, this.limits) : new Admission(o.admission, o.index, this.limits);
     this.timeFrame = encodeServerMessage({ kind: 'time', hash: o.timeHash });
     if (o.snapshot !== null) this.executor.install(o.snapshot);
     o.mainPort.on('message', (data: unknown) => this.fromMain(data));
   }
 
   async start(): Promise<number> {
-    this.listener = await listenSecure({
+    this.listener = await listenClients({
       host: this.o.host,
       port: this.o.port,
       identity: this.o.identity,
-      purpose: 'index-client',
-      sharedPort: true,
-      onChannel: (channel) => this.onChannel(channel),
+      admission: this.admission,
+      sendBufferBytesMax: this.limits.sendBufferBytesMax,
+      onChannel: (channel, bucket) => this.onChannel(channel, bucket),
+      onRefused: (reason) => this.o.counters.refused(reason),
     });
     this.report.markListening();
     this.sendReport();
@@ -135,8 +158,18 @@ export class IndexShard {
       if (stop) this.stop();
       return;
     }
-    const snapshot = (data as { snapshot?: SnapshotHandle } | null)?.snapshot;
-    if (snapshot !== undefined) this.executor.install(snapshot);
+    // Rare messages travel as plain objects: snapshots and penalties.
+    const message = data as { snapshot?: SnapshotHandle; penalise?: number } | null;
+    if (message?.snapshot !== undefined) this.executor.install(message.snapshot);
+    if (message?.penalise !== undefined) this.penalise(message.penalise);
+  }
+
+  /** The main thread judged the connection abusive: cut it and refuse its address for a while. */
+  private penalise(id: number): void {
+    const client = this.clients.get(id);
+    if (client === undefined) return;
+    this.admission.penalise(client.bucket, Date.now());
+    client.channel.close('penalised');
   }
 
   private scheduleReport(): void {
@@ -158,12 +191,19 @@ export class IndexShard {
 
   // ------------------------------------------------------------ clients
 
-  private onChannel(channel: SecureChannel): void {
+  private onChannel(channel: SecureChannel, bucket: number): void {
     if (this.stopped) {
       channel.close('server closing');
       return;
     }
-    const client: Client = { id: this.allocateId(), channel, key: channel.remoteKey, open: 0 };
+    const limits = this.limits;
+    const client: Client = {
+      id: this.allocateId(),
+      channel,
+      key: channel.remoteKey,
+      bucket,
+      updates: new TokenBucket(limits.updatesPerSecond, limits.updateBurst, performance.now()),
+    };
     this.clients.set(client.id, client);
     this.o.counters.connectionOpened();
     this.report.addOpened(client.key, client.id);
@@ -179,6 +219,7 @@ export class IndexShard {
     });
     channel.onClose(() => {
       this.clients.delete(client.id);
+      this.dropWaiting(client);
       this.o.counters.connectionClosed();
       if (!this.stopped) {
         this.report.addClosed(client.key, client.id);
@@ -205,6 +246,10 @@ export class IndexShard {
     }
     // Updates, and anything unreadable, go to the main thread, which decodes them and counts
     // the unreadable ones (update rejection "malformed"), as one thread did before sharding.
+    if (!client.updates.take(performance.now())) {
+      this.o.counters.updateRateExceeded();
+      return;
+    }
     if (this.o.counters.backlog() + this.report.updateCount >= this.backlogMax) {
       this.o.counters.shed();
       return;
@@ -213,7 +258,7 @@ export class IndexShard {
     this.scheduleReport();
   }
 
-  private refuse(client: Client, requestId: Uint8Array, reason: RouteRejection | 'search-queue-full'): void {
+  private refuse(client: Client, requestId: Uint8Array, reason: RouteRejection | ShardRouteRejection): void {
     this.o.counters.rejected(reason);
     client.channel.send(emptyAnswer(requestId));
   }
@@ -221,8 +266,12 @@ export class IndexShard {
   private route(client: Client, request: RequestRoutes): void {
     const startedMs = performance.now();
     this.o.counters.query();
-    if (client.open >= MAX_OPEN_REQUESTS_PER_CLIENT) {
+    if (this.waiting.sizeOf(client) >= this.limits.searchesPerConnectionMax) {
       this.refuse(client, request.requestId, 'too-many-open');
+      return;
+    }
+    if (!this.admission.searchTimeLeft(client.bucket, startedMs)) {
+      this.refuse(client, request.requestId, 'address-search-time');
       return;
     }
     const plan = this.executor.plan(request, this.o.bounds);
@@ -230,21 +279,25 @@ export class IndexShard {
       this.refuse(client, request.requestId, plan.reason);
       return;
     }
-    if (this.queued === 0 && !this.overBudget()) {
+    if (this.waiting.size === 0 && !this.overBudget()) {
       this.answer(client, plan.search, startedMs);
       return;
     }
-    if (this.queued >= this.queueMax) {
+    if (this.waiting.size >= this.queueMax) {
       this.refuse(client, request.requestId, 'search-queue-full');
       return;
     }
-    client.open++;
-    this.queue.push({ client, plan: plan.search, startedMs });
-    this.overBudget(); // makes sure a turn is open, whose end drains the queue
+    if (!this.admission.searchStarted(client.bucket)) {
+      this.refuse(client, request.requestId, 'address-searches');
+      return;
+    }
+    this.waiting.push(client, { client, request, plan: plan.search, keyEpoch: this.executor.keyEpoch, startedMs });
+    this.overBudget(); // makes sure a turn is open, whose end drains the queues
   }
 
-  private get queued(): number {
-    return this.queue.length - this.queueHead;
+  /** A closed connection's waiting requests are dropped, and their address slots returned. */
+  private dropWaiting(client: Client): void {
+    for (const _ of this.waiting.drop(client)) this.admission.searchEnded(client.bucket);
   }
 
   /** Opens a turn on first use (its end drains the queue); true once the turn spent its budget. */
@@ -261,25 +314,39 @@ export class IndexShard {
     return now - this.turnStartMs > this.turnBudgetMs;
   }
 
-  /** Answers waiting requests in arrival order: at least one per turn, then while the budget lasts. */
+  /**
+   * Answers waiting requests round robin over the connections: one request of the connection at
+   * the ring's head, which goes to the back if it has more; at least one per turn, then while
+   * the budget lasts.
+   */
   private drain(): void {
-    while (this.queued > 0) {
-      const next = this.queue[this.queueHead++];
-      next.client.open--;
-      if (next.client.channel.isOpen) this.answer(next.client, next.plan, next.startedMs);
+    for (;;) {
+      const next = this.waiting.shift();
+      if (next === undefined) break;
+      this.admission.searchEnded(next.owner.bucket);
+      if (next.owner.channel.isOpen) this.answerPending(next.item);
       if (this.overBudget()) break;
     }
-    if (this.queued === 0) {
-      this.queue = [];
-      this.queueHead = 0;
-    } else if (this.queueHead > 1024) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
+  }
+
+  /** A waiting request, planned again when the snapshot's key ids were renumbered meanwhile. */
+  private answerPending(next: Pending): void {
+    if (!this.admission.searchTimeLeft(next.client.bucket, performance.now())) {
+      this.refuse(next.client, next.request.requestId, 'address-search-time');
+      return;
     }
+    if (next.keyEpoch === this.executor.keyEpoch) {
+      this.answer(next.client, next.plan, next.startedMs);
+      return;
+    }
+    const plan = this.executor.plan(next.request, this.o.bounds);
+    if (plan.ok) this.answer(next.client, plan.search, next.startedMs);
+    else this.refuse(next.client, next.request.requestId, plan.reason);
   }
 
   private answer(client: Client, plan: SearchPlan, startedMs: number): void {
     let frame: Uint8Array;
+    const searchStartedMs = performance.now();
     try {
       frame = this.executor.answer(plan);
     } catch (err) {
@@ -287,8 +354,10 @@ export class IndexShard {
       this.log.warn({ err: errorMessage(err) }, 'search failed');
       frame = emptyAnswer(plan.requestId);
     }
+    const now = performance.now();
+    this.admission.searchSpent(client.bucket, now - searchStartedMs);
     client.channel.send(frame);
-    this.o.counters.latency((performance.now() - startedMs) / 1000);
+    this.o.counters.latency((now - startedMs) / 1000);
   }
 
   // ------------------------------------------------------------ stopping
@@ -302,8 +371,7 @@ export class IndexShard {
     if (this.stopped) return;
     this.stopped = true;
     this.listener?.close(options);
-    this.queue = [];
-    this.queueHead = 0;
+    for (const client of this.clients.values()) this.dropWaiting(client);
     this.sendReport();
     this.o.mainPort.close();
   }

@@ -22,6 +22,8 @@ export interface CurrencyGraphHandle {
 /** Everything a client shard needs to search; posting it shares the buffers, it copies nothing. */
 export interface SnapshotHandle {
   readonly generation: number;
+  /** Changes when key ids were renumbered (dead keys reclaimed): key → id maps must be rebuilt. */
+  readonly keyEpoch: number;
   readonly keys: SharedArrayBuffer;
   readonly keyCount: number;
   /** Bit per node id (keyCount bits): set while the node reports (it is neither expired nor removed). */

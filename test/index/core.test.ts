@@ -146,15 +146,17 @@ t.test('bad input is rejected with a counted reason and no change', async (t) =>
   }
 });
 
-t.test('a new currency past the limit is refused', async (t) => {
+t.test('a new currency past the table limit is refused, even when each node is within its own quota', async (t) => {
   const core = new IndexCore();
-  let counter = 1n;
   const friends = Identity.generate();
-  for (let i = 0; i < MAX_CURRENCIES; i += 200) {
-    const mutations = Array.from({ length: Math.min(200, MAX_CURRENCIES - i) }, (_, j) => mutation(friends, 1n, `C${i + j}`));
-    t.ok(core.acceptClientUpdate(alice.publicKey, signed(alice, core, { counter: counter++, mutations })).ok);
+  const perNode = 64;
+  for (let n = 0; n < MAX_CURRENCIES / perNode; n++) {
+    const node = Identity.generate();
+    const mutations = Array.from({ length: perNode }, (_, j) => mutation(friends, 1n, `C${n * perNode + j}`));
+    t.ok(core.acceptClientUpdate(node.publicKey, signed(node, core, { mutations })).ok);
   }
-  t.same(core.acceptClientUpdate(alice.publicKey, signed(alice, core, { counter: counter++, mutations: [mutation(friends, 1n, 'ONE-MORE')] })), {
+  t.equal(core.graph.currencyCount, MAX_CURRENCIES);
+  t.same(core.acceptClientUpdate(alice.publicKey, signed(alice, core, { mutations: [mutation(friends, 1n, 'ONE-MORE')] })), {
     ok: false,
     reason: 'too-many-currencies',
   });

@@ -5,6 +5,7 @@ import { decodeServerMessage, encodeClientMessage } from '../../src/index/codec.
 import { IndexClient } from '../../src/index/client.js';
 import { WriteGraph } from '../../src/index/graph.js';
 import { SearchExecutor } from '../../src/index/search-executor.js';
+import { DEFAULT_INDEX_LIMITS } from '../../src/index/limits.js';
 import { IndexServer, type IndexServerOptions } from '../../src/index/server.js';
 import { signMutationsUpdate } from '../../src/index/signing.js';
 import type { UpdateRejection } from '../../src/index/core.js';
@@ -202,11 +203,12 @@ t.test('a client past its open-request bound gets empty answers for the rest, co
   const { server, identity } = await serverWithChain(t, { workers: 1, shardTurnBudgetMs: -1 });
   const client = await rawClient(server, identity.publicKey);
   t.teardown(() => client.channel.close());
+  const open = DEFAULT_INDEX_LIMITS.searchesPerConnectionMax;
   const ids = Array.from({ length: 100 }, () => sendRoutes(client, 1, 4));
   await until(() => client.arrived() === 100, 'every answer');
-  t.equal(ids.filter((id) => client.responses.get(id)!.routes.length === 1).length, 64, 'the first 64 searched');
-  t.same(ids.slice(64).map((id) => client.responses.get(id)!.routes.length), new Array(36).fill(0), 'the rest answered empty');
-  t.equal(server.routeRejections().get('too-many-open'), 36, 'and counted as too many open');
+  t.equal(ids.filter((id) => client.responses.get(id)!.routes.length === 1).length, open, `the first ${open} searched`);
+  t.same(ids.slice(open).map((id) => client.responses.get(id)!.routes.length), new Array(100 - open).fill(0), 'the rest answered empty');
+  t.equal(server.routeRejections().get('too-many-open'), 100 - open, 'and counted as too many open');
 });
 
 t.test('a shard refuses requests past its queue bound instead of growing it', async (t) => {
