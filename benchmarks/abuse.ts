@@ -3,7 +3,6 @@
  * the three servers (docs/security.md names the classes and what each server promises):
  *
  *   credit  malicious friends of a forwarding stnode (benchmarks/abuse/credit.ts)
- *   relay   strangers on a public strelay (benchmarks/abuse/relay.ts)
  *   index   strangers on a stindex client port and a slow federation peer (benchmarks/abuse/index.ts)
  *
  * Each part prints its own JSON lines (per attack class: how much honest traffic got through, at
@@ -12,21 +11,19 @@
  * relay connections and route answers succeed while each attack runs, at no more than twice
  * their latency without it, with each server's RSS under its stated bound.
  *
- *   npm run bench:abuse [-- --quick] [-- --parts credit,relay,index]
+ *   npm run bench:abuse [-- --quick] [-- --parts credit,index]
  */
 import { runCreditAbuse } from './abuse/credit.js';
 import { runIndexAbuse } from './abuse/index.js';
-import { runRelayAbuse } from './abuse/relay.js';
 import { emit } from './network/nodes.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const partsArg = argv.indexOf('--parts');
-const parts = new Set((partsArg >= 0 ? argv[partsArg + 1] : 'credit,relay,index').split(','));
+const parts = new Set((partsArg >= 0 ? argv[partsArg + 1] : 'credit,index').split(','));
 
 const runners: Record<string, (opts: { quick: boolean }) => Promise<Record<string, unknown>>> = {
   credit: runCreditAbuse,
-  relay: runRelayAbuse,
   index: runIndexAbuse,
 };
 

@@ -3,7 +3,7 @@
  * workerData and starts listening; the shard reports `listening` to the main thread and lives
  * until the main thread says stop. An exception nothing caught closes the shard's sockets
  * before the thread ends (a uWS thread that ends with sockets open aborts the whole process);
- * the main thread sees the exit and serves on with its other shards.
+ * the main thread sees the exit, serves on with its other shards and starts a new one.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../src/common/errors.js';
@@ -28,6 +28,8 @@ const shard = new IndexShard({
   queueMax: data.queueMax,
   turnBudgetMs: data.turnBudgetMs,
   backlogMax: data.backlogMax,
+  limits: data.limits,
+  admission: data.admission,
   logger,
 });
 process.on('uncaughtException', (err) => {

@@ -79,7 +79,7 @@ export interface IndexServerOptions {
   readonly limits?: Partial<IndexLimits>;
 }
 
-/** What a client shard thread is started with (src/index/shard-worker.ts). */
+/** What a client shard thread is started with (workers/index_shard.ts). */
 export interface IndexShardData {
   readonly index: number;
   readonly host: string;
@@ -104,7 +104,7 @@ interface ShardThread {
 }
 
 const fromSource = import.meta.url.endsWith('.ts');
-const shardEntry = new URL(`./shard-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+const shardEntry = new URL(`../../workers/index_shard.${fromSource ? 'ts' : 'js'}`, import.meta.url);
 
 /**
  * Run from TypeScript sources (tests, benchmarks), a worker thread does not inherit the tsx
